@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './envelope.js';
+export * from './log.js';
+export * from './topics.js';
