@@ -1,0 +1,5 @@
+export * from './clock.js';
+export * from './gpio/sim-chip.js';
+export * from './gpio/sim-binding.js';
+export * from './door/garage-door.js';
+export * from './garage.js';
