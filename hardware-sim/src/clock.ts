@@ -2,7 +2,8 @@
  * Time source shared by the simulator and the door controller. Structurally identical to the
  * agent's `Clock` (agent/src/hal/clock.ts) so one object can drive both sides of a test.
  */
-export type TimerHandle = unknown;
+/** Whatever the clock's setTimeout returns; only ever handed back to its clearTimeout. */
+export type TimerHandle = object | number;
 
 export interface Clock {
   now(): number;

@@ -26,7 +26,7 @@ export class SimGpioChip {
   constructor(options: SimGpioChipOptions = {}) {
     this.name = options.name ?? 'gpiochip0';
     this.lineCount = options.lines ?? 28;
-    const initial = options.powerOnLevel ?? (() => 0 as Level);
+    const initial = options.powerOnLevel ?? ((): Level => 0);
     this.driven = Array.from({ length: this.lineCount }, (_, i) => initial(i));
     this.risingEdges = Array.from({ length: this.lineCount }, () => 0);
   }
