@@ -1,0 +1,248 @@
+import type { ValidateFunction } from 'ajv';
+import fs from 'node:fs';
+import path from 'node:path';
+import { MAX_EVENT_BYTES, schemaIdFor, type EventEnvelope } from '../envelope.js';
+import { ErrorCode, KeywayError } from '../errors.js';
+import { SCHEMA_DOCUMENTS } from '../generated/schemas.js';
+import { createLogger } from '../log.js';
+import { AuditTrail, MemoryAuditStore } from './audit.js';
+import { checkCompatibility, type CompatibilityMode } from './compatibility.js';
+import { createDraft04Ajv, toIssues } from './draft04.js';
+import { parseEnvelope } from './envelope-shape.js';
+import { SchemaMetadataShape, type JsonSchemaDocument, type RegisteredSchema } from './metadata.js';
+
+const DRAFT04 = new Set(['http://json-schema.org/draft-04/schema#', 'http://json-schema.org/draft-04/schema']);
+
+export interface ValidatedEvent {
+  event: EventEnvelope;
+  schema: RegisteredSchema;
+  /** True when the event uses a deprecated (not yet sunset) version: accepted, counted and warned. */
+  deprecated: boolean;
+}
+
+export interface RegistryOptions {
+  audit?: AuditTrail;
+  now?: () => Date;
+}
+
+interface Entry {
+  schema: RegisteredSchema;
+  validate: ValidateFunction;
+}
+
+function versionOf(file: string): number {
+  return Number(/\.v([0-9]+)\.json$/.exec(file)?.[1] ?? 0);
+}
+
+/** Start of the sunset day (UTC) when only a date is given. */
+function sunsetTime(sunset: string): number {
+  return Date.parse(sunset.length === 10 ? `${sunset}T00:00:00.000Z` : sunset);
+}
+
+export class SchemaRegistry {
+  readonly audit: AuditTrail;
+  private readonly ajv = createDraft04Ajv();
+  private readonly byType = new Map<string, Entry[]>();
+  private readonly byId = new Map<string, Entry>();
+  private readonly deprecatedUses = new Map<string, number>();
+  private readonly now: () => Date;
+  private readonly log = createLogger('registry');
+
+  constructor(options: RegistryOptions = {}) {
+    this.audit = options.audit ?? new AuditTrail(new MemoryAuditStore());
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** A registry holding every schema of the repository (embedded at build time by codegen). */
+  static fromEmbedded(options: RegistryOptions = {}): SchemaRegistry {
+    const registry = new SchemaRegistry(options);
+    for (const { file, document } of SCHEMA_DOCUMENTS) registry.load(document, file);
+    return registry;
+  }
+
+  /** A registry loaded from a schemas folder (`<domain>/<EventName>.v<N>.json`); errors name the file. */
+  static fromDirectory(dir: string, options: RegistryOptions = {}): SchemaRegistry {
+    const registry = new SchemaRegistry(options);
+    const files = fs
+      .readdirSync(dir, { recursive: true, encoding: 'utf8' })
+      .filter((f) => /\.v[1-9][0-9]*\.json$/.test(f))
+      .sort((a, b) => versionOf(a) - versionOf(b) || a.localeCompare(b));
+    for (const file of files) {
+      const text = fs.readFileSync(path.join(dir, file), 'utf8');
+      let document: JsonSchemaDocument;
+      try {
+        document = JSON.parse(text) as JsonSchemaDocument;
+      } catch (cause) {
+        throw new KeywayError(ErrorCode.SchemaInvalid, `${file}: not valid JSON: ${(cause as Error).message}`, { cause, details: { file } });
+      }
+      registry.load(document, file);
+    }
+    return registry;
+  }
+
+  /**
+   * Meta-validates a schema document and adds it without auditing (the repository's own schemas at start).
+   * Throws SCHEMA_INVALID naming the file and the problem, or SCHEMA_INCOMPATIBLE.
+   */
+  load(document: JsonSchemaDocument, file = '<inline>', mode: CompatibilityMode = 'BACKWARD'): RegisteredSchema {
+    const schema = this.metaValidate(document, file);
+    const validate = this.compile(document, file);
+    const earlier = (this.byType.get(schema.type) ?? []).filter((e) => e.schema.version < schema.version);
+    const result = checkCompatibility(schema, earlier.map((e) => e.schema), mode);
+    if (!result.compatible) {
+      throw new KeywayError(ErrorCode.SchemaIncompatible, `${file}: ${schema.type} v${schema.version} is not ${mode} compatible: ${result.problems.join('; ')}`, {
+        details: { file, mode, problems: result.problems },
+      });
+    }
+    const entry = { schema, validate };
+    const list = [...(this.byType.get(schema.type) ?? []), entry].sort((a, b) => a.schema.version - b.schema.version);
+    this.byType.set(schema.type, list);
+    this.byId.set(schema.id, entry);
+    return schema;
+  }
+
+  /** Registers a new version at run time: meta-validated, compatibility-checked, then audited. */
+  async register(document: JsonSchemaDocument, options: { actor: string; mode?: CompatibilityMode }): Promise<RegisteredSchema> {
+    const schema = this.load(document, '<registered>', options.mode ?? 'BACKWARD');
+    await this.audit.append({ actor: options.actor, action: 'register', type: schema.type, version: schema.version, detail: { id: schema.id, mode: options.mode ?? 'BACKWARD' } });
+    return schema;
+  }
+
+  async deprecate(type: string, version: number, options: { actor: string; sunset: string; replacement?: string }): Promise<RegisteredSchema> {
+    const entry = this.entry(type, version);
+    if (Number.isNaN(sunsetTime(options.sunset))) {
+      throw new KeywayError(ErrorCode.InvalidInput, `sunset ${JSON.stringify(options.sunset)} is not an ISO date (YYYY-MM-DD)`);
+    }
+    entry.schema.meta = { ...entry.schema.meta, status: 'deprecated', sunset: options.sunset, ...(options.replacement ? { replacement: options.replacement } : {}) };
+    await this.audit.append({ actor: options.actor, action: 'deprecate', type, version, detail: { sunset: options.sunset, replacement: options.replacement } });
+    return entry.schema;
+  }
+
+  async retire(type: string, version: number, options: { actor: string }): Promise<RegisteredSchema> {
+    const entry = this.entry(type, version);
+    entry.schema.meta = { ...entry.schema.meta, status: 'retired' };
+    await this.audit.append({ actor: options.actor, action: 'retire', type, version });
+    return entry.schema;
+  }
+
+  types(): string[] {
+    return [...this.byType.keys()].sort();
+  }
+
+  versions(type: string): RegisteredSchema[] {
+    return (this.byType.get(type) ?? []).map((e) => e.schema);
+  }
+
+  get(type: string, version: number): RegisteredSchema | undefined {
+    return this.byType.get(type)?.find((e) => e.schema.version === version)?.schema;
+  }
+
+  latest(type: string): RegisteredSchema | undefined {
+    const list = this.byType.get(type);
+    return list?.[list.length - 1]?.schema;
+  }
+
+  /** The account that owns (may publish) a type, from its latest version. */
+  owner(type: string): string | undefined {
+    return this.latest(type)?.meta.owner;
+  }
+
+  /** Accounts that may consume a type (its consumers plus its owner). */
+  consumers(type: string): string[] {
+    const meta = this.latest(type)?.meta;
+    return meta ? [...new Set([meta.owner, ...meta.consumers])] : [];
+  }
+
+  deprecatedUseCount(type: string, version: number): number {
+    return this.deprecatedUses.get(`${type}@${version}`) ?? 0;
+  }
+
+  /**
+   * Validates a whole event (a JSON string or a parsed value): size, envelope, then data against the version named
+   * by `dataschema`. Throws KeywayError with a code the caller can act on; lists every violated path.
+   */
+  validateEvent(input: unknown, now: Date = this.now()): ValidatedEvent {
+    const bytes = typeof input === 'string' ? Buffer.byteLength(input) : undefined;
+    let value = input;
+    if (typeof input === 'string') {
+      try {
+        value = JSON.parse(input);
+      } catch (cause) {
+        throw new KeywayError(ErrorCode.MalformedJson, `the event is not valid JSON: ${(cause as Error).message}`, { cause });
+      }
+    }
+    const size = bytes ?? Buffer.byteLength(JSON.stringify(value) ?? '');
+    if (size > MAX_EVENT_BYTES) {
+      throw new KeywayError(ErrorCode.EventTooLarge, `the event is ${size} bytes; the limit is ${MAX_EVENT_BYTES} bytes (256 KB)`, { details: { size, limit: MAX_EVENT_BYTES } });
+    }
+    const event = parseEnvelope(value);
+    const list = this.byType.get(event.type);
+    if (!list) {
+      throw new KeywayError(ErrorCode.UnknownEventType, `unknown event type ${JSON.stringify(event.type)}; registered types are listed by the registry`, { details: { type: event.type } });
+    }
+    const entry = this.byId.get(event.dataschema);
+    if (!entry || entry.schema.type !== event.type) {
+      throw new KeywayError(ErrorCode.UnknownSchemaVersion, `dataschema ${JSON.stringify(event.dataschema)} is not a registered version of ${event.type} (versions: ${list.map((e) => e.schema.version).join(', ')})`, {
+        details: { type: event.type, dataschema: event.dataschema },
+      });
+    }
+    const { meta } = entry.schema;
+    const label = `${event.type} v${entry.schema.version}`;
+    if (meta.status === 'retired' || (meta.sunset !== undefined && meta.status !== 'active' && now.getTime() >= sunsetTime(meta.sunset))) {
+      const instead = meta.replacement ? `; publish ${meta.replacement} instead` : '';
+      throw new KeywayError(ErrorCode.SchemaRetired, `${label} is retired${meta.sunset ? ` since its sunset on ${meta.sunset}` : ''}${instead}`, {
+        details: { type: event.type, version: entry.schema.version, replacement: meta.replacement },
+      });
+    }
+    if (!entry.validate(event.data)) {
+      const issues = toIssues(entry.validate.errors, '/data');
+      throw new KeywayError(ErrorCode.ValidationFailed, `${label} is invalid: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, { details: { issues } });
+    }
+    const deprecated = meta.status === 'deprecated';
+    if (deprecated) {
+      const key = `${event.type}@${entry.schema.version}`;
+      const count = (this.deprecatedUses.get(key) ?? 0) + 1;
+      this.deprecatedUses.set(key, count);
+      if (count === 1 || count % 1000 === 0) {
+        this.log.warn({ type: event.type, version: entry.schema.version, sunset: meta.sunset, replacement: meta.replacement, uses: count }, `${label} is deprecated`);
+      }
+    }
+    return { event, schema: entry.schema, deprecated };
+  }
+
+  private entry(type: string, version: number): Entry {
+    const entry = this.byType.get(type)?.find((e) => e.schema.version === version);
+    if (!entry) throw new KeywayError(ErrorCode.NotFound, `no schema ${type} v${version} is registered`, { details: { type, version } });
+    return entry;
+  }
+
+  private metaValidate(document: JsonSchemaDocument, file: string): RegisteredSchema {
+    const fail = (problem: string, details: Record<string, unknown> = {}): never => {
+      throw new KeywayError(ErrorCode.SchemaInvalid, `${file}: ${problem}`, { details: { file, ...details } });
+    };
+    if (typeof document !== 'object' || document === null || Array.isArray(document)) fail('a schema must be a JSON object');
+    if (!DRAFT04.has(String(document.$schema))) fail(`"$schema" must be "http://json-schema.org/draft-04/schema#", not ${JSON.stringify(document.$schema)}`);
+    if (!this.ajv.validateSchema(document)) {
+      const issues = toIssues(this.ajv.errors as Parameters<typeof toIssues>[0]);
+      fail(`not a valid draft-04 schema: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, { issues });
+    }
+    const parsed = SchemaMetadataShape.safeParse(document['x-keyway']);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `x-keyway/${i.path.join('/')} ${i.message}`);
+      fail(`registry metadata is invalid: ${problems.join('; ')}`, { problems });
+    }
+    const meta = parsed.data!;
+    const id = schemaIdFor(meta.type, meta.version);
+    if (document.id !== id) fail(`"id" must be ${JSON.stringify(id)} for ${meta.type} v${meta.version}, not ${JSON.stringify(document.id)}`);
+    if (this.byId.has(id)) fail(`${meta.type} v${meta.version} is already registered`);
+    return { type: meta.type, version: meta.version, id, document, meta };
+  }
+
+  private compile(document: JsonSchemaDocument, file: string): ValidateFunction {
+    try {
+      return this.ajv.compile(document);
+    } catch (cause) {
+      throw new KeywayError(ErrorCode.SchemaInvalid, `${file}: the schema does not compile: ${(cause as Error).message}`, { cause, details: { file } });
+    }
+  }
+}
