@@ -1,0 +1,2 @@
+export * from './types.js';
+export { SqliteBusStore, type SqliteBusStoreOptions } from './sqlite-store.js';
