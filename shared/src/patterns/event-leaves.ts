@@ -1,0 +1,81 @@
+import type { LeafValue } from './types.js';
+
+/**
+ * Where a leaf sits inside the event's arrays: pairs of (array, index), outermost first.
+ * Two leaves can be used together by one rule only when they agree on every array they share,
+ * which is event-ruler's array consistency ("a.b" and "a.c" must come from the same element of a).
+ */
+export type Membership = readonly (readonly [object, number])[];
+
+export interface Leaf {
+  readonly value: LeafValue;
+  readonly membership: Membership | null;
+}
+
+function isLeafValue(v: unknown): v is LeafValue {
+  return v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+}
+
+function withIndex(m: Membership | null, arr: object, i: number): Membership {
+  return m === null ? [[arr, i]] : [...m, [arr, i]];
+}
+
+function collectAt(value: unknown, membership: Membership | null, out: Leaf[]): void {
+  if (isLeafValue(value)) {
+    out.push({ value, membership });
+  } else if (Array.isArray(value)) {
+    const arr = value as unknown[];
+    for (let i = 0; i < arr.length; i++) {
+      const el = arr[i];
+      // Objects inside the array carry no leaf for this path: exists applies to leaves only.
+      if (isLeafValue(el) || Array.isArray(el)) collectAt(el, withIndex(membership, arr, i), out);
+    }
+  }
+}
+
+function walk(value: unknown, segments: readonly string[], from: number, membership: Membership | null, out: Leaf[]): void {
+  if (from === segments.length) {
+    collectAt(value, membership, out);
+    return;
+  }
+  if (Array.isArray(value)) {
+    const arr = value as unknown[];
+    for (let i = 0; i < arr.length; i++) walk(arr[i], segments, from, withIndex(membership, arr, i), out);
+    return;
+  }
+  if (typeof value !== 'object' || value === null) return;
+  const obj = value as Record<string, unknown>;
+  // Event keys are joined with '.' when flattened, so "a.b" in the pattern also reaches a key "a.b".
+  let key = segments[from] ?? '';
+  for (let end = from + 1; ; end++) {
+    if (Object.prototype.hasOwnProperty.call(obj, key)) walk(obj[key], segments, end, membership, out);
+    if (end >= segments.length) break;
+    key = `${key}.${segments[end] ?? ''}`;
+  }
+}
+
+/** All leaves of the event whose flattened path equals the given segments. */
+export function leavesAt(event: unknown, segments: readonly string[]): Leaf[] {
+  const out: Leaf[] = [];
+  walk(event, segments, 0, null, out);
+  return out;
+}
+
+/** True when the two memberships agree on every array they share. */
+export function consistent(a: Membership | null, b: Membership | null): boolean {
+  if (a === null || b === null) return true;
+  for (const [arrB, iB] of b) {
+    for (const [arrA, iA] of a) {
+      if (arrA === arrB && iA !== iB) return false;
+    }
+  }
+  return true;
+}
+
+/** The membership that holds both; call only when consistent(a, b). */
+export function merge(a: Membership | null, b: Membership | null): Membership | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  const extra = b.filter(([arrB]) => !a.some(([arrA]) => arrA === arrB));
+  return extra.length === 0 ? a : [...a, ...extra];
+}

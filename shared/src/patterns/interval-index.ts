@@ -1,0 +1,82 @@
+/**
+ * A static centred interval tree over numeric ranges, so a value is checked against thousands of
+ * `numeric` conditions in O(log n + hits) instead of one comparison per rule.
+ */
+
+export interface NumericInterval<T> {
+  readonly lo: number;
+  readonly loOpen: boolean;
+  readonly hi: number;
+  readonly hiOpen: boolean;
+  readonly target: T;
+}
+
+interface Node<T> {
+  readonly center: number;
+  readonly byLo: NumericInterval<T>[];
+  readonly byHi: NumericInterval<T>[];
+  readonly left: Node<T> | null;
+  readonly right: Node<T> | null;
+}
+
+function contains<T>(r: NumericInterval<T>, x: number): boolean {
+  return (r.loOpen ? x > r.lo : x >= r.lo) && (r.hiOpen ? x < r.hi : x <= r.hi);
+}
+
+function build<T>(ranges: NumericInterval<T>[]): Node<T> | null {
+  if (ranges.length === 0) return null;
+  const endpoints: number[] = [];
+  for (const r of ranges) {
+    if (Number.isFinite(r.lo)) endpoints.push(r.lo);
+    if (Number.isFinite(r.hi)) endpoints.push(r.hi);
+  }
+  endpoints.sort((a, b) => a - b);
+  // Every range has a finite bound, so the median endpoint lies in at least one range and each level shrinks.
+  const center = endpoints[endpoints.length >> 1] ?? 0;
+  const here: NumericInterval<T>[] = [];
+  const left: NumericInterval<T>[] = [];
+  const right: NumericInterval<T>[] = [];
+  for (const r of ranges) {
+    if (r.hi < center) left.push(r);
+    else if (r.lo > center) right.push(r);
+    else here.push(r);
+  }
+  return {
+    center,
+    byLo: [...here].sort((a, b) => a.lo - b.lo),
+    byHi: [...here].sort((a, b) => b.hi - a.hi),
+    left: build(left),
+    right: build(right),
+  };
+}
+
+export class IntervalIndex<T> {
+  private readonly root: Node<T> | null;
+
+  constructor(ranges: NumericInterval<T>[]) {
+    this.root = build(ranges);
+  }
+
+  /** Calls `hit` for every range holding x. */
+  query(x: number, hit: (target: T) => void): void {
+    let node = this.root;
+    while (node !== null) {
+      if (x < node.center) {
+        for (const r of node.byLo) {
+          if (r.lo > x) break;
+          if (contains(r, x)) hit(r.target);
+        }
+        node = node.left;
+      } else if (x > node.center) {
+        for (const r of node.byHi) {
+          if (r.hi < x) break;
+          if (contains(r, x)) hit(r.target);
+        }
+        node = node.right;
+      } else {
+        for (const r of node.byLo) if (contains(r, x)) hit(r.target);
+        return;
+      }
+    }
+  }
+}
