@@ -1,0 +1,449 @@
+import { createLogger, ErrorCode, KeywayError, type Logger } from '@keyway/shared';
+import { sleep, systemClock, type Clock, type TimerHandle } from '../hal/clock.js';
+import { DebouncedInput } from '../hal/debounce.js';
+import { TypedEmitter } from '../hal/typed-emitter.js';
+import { resolveDoorConfig } from './config.js';
+import { deriveState, isMoving } from './sensor-state.js';
+import type {
+  CommandCause,
+  CommandResult,
+  DoorControllerConfig,
+  DoorEvents,
+  DoorIo,
+  DoorState,
+  FaultReason,
+  MovementCause,
+} from './types.js';
+
+export type DoorAction = 'open' | 'close' | 'stop';
+
+export interface DoorControllerOptions {
+  io: DoorIo;
+  clock?: Clock;
+  config?: Partial<DoorControllerConfig>;
+  logger?: Logger;
+}
+
+interface ActiveCommand {
+  action: DoorAction;
+  cause: CommandCause;
+  abort: AbortController;
+  presses: number;
+  settled: Promise<unknown>;
+}
+
+const UNKNOWN_CAUSE: MovementCause = { kind: 'unknown' };
+const WALL_BUTTON: MovementCause = { kind: 'wall-button' };
+
+/**
+ * Drives a single-button opener safely. State comes from the reed switches only (never from
+ * what was commanded), so a restart re-derives it; commands press the relay only when the
+ * sensors say the door is not already where it should be, verify the movement after each
+ * press, and give up with `fault` after `maxPresses`. Any press that can start a close waits
+ * for a clear beam and for the warning to have run `warningMs`. Nothing here presses the relay
+ * except a command: start, stop and config changes never pulse it.
+ */
+export class DoorController {
+  readonly events: TypedEmitter<DoorEvents>;
+  private readonly io: DoorIo;
+  private readonly clock: Clock;
+  private readonly config: DoorControllerConfig;
+  private readonly log: Logger;
+  private closedSw: DebouncedInput | undefined;
+  private openSw: DebouncedInput | undefined;
+  private beam: DebouncedInput | undefined;
+  private unsubscribers: Array<() => void> = [];
+  private state: DoorState = 'unknown';
+  private movementCause: MovementCause = UNKNOWN_CAUSE;
+  private latchedFault: FaultReason | null = null;
+  private travelTimer: TimerHandle | undefined;
+  private active: ActiveCommand | null = null;
+  private readonly waiters = new Set<() => void>();
+  private warningSince: number | null = null;
+  private obstructionCount = 0;
+  private lastPressEnd = Number.NEGATIVE_INFINITY;
+  private started = false;
+
+  constructor(options: DoorControllerOptions) {
+    this.io = options.io;
+    this.clock = options.clock ?? systemClock;
+    this.config = resolveDoorConfig(options.config);
+    this.log = options.logger ?? createLogger('agent.door');
+    this.events = new TypedEmitter<DoorEvents>((error, event) =>
+      this.log.error({ err: error, event }, 'door event listener threw; other listeners still ran'),
+    );
+  }
+
+  get currentState(): DoorState {
+    return this.state;
+  }
+
+  get isBusy(): boolean {
+    return this.active !== null;
+  }
+
+  get obstructed(): boolean {
+    return this.beam?.read() ?? false;
+  }
+
+  get settings(): Readonly<DoorControllerConfig> {
+    return this.config;
+  }
+
+  /** Reads the sensors and reports the state they show. Never touches the relay. */
+  start(): Promise<void> {
+    if (this.started) return Promise.resolve();
+    this.started = true;
+    const { switchDebounceMs, beamDebounceMs } = this.config;
+    this.closedSw = new DebouncedInput(this.io.closedSwitch, switchDebounceMs, this.clock);
+    this.openSw = new DebouncedInput(this.io.openSwitch, switchDebounceMs, this.clock);
+    this.beam = new DebouncedInput(this.io.beam, beamDebounceMs, this.clock);
+    for (const input of [this.closedSw, this.openSw, this.beam]) input.start();
+    this.unsubscribers.push(
+      this.closedSw.onChange(() => this.onSwitches()),
+      this.openSw.onChange(() => this.onSwitches()),
+      this.beam.onChange((active) => this.onBeam(active)),
+    );
+    const initial = deriveState(this.closedSw.read(), this.openSw.read(), 'unknown');
+    this.setState(initial, UNKNOWN_CAUSE, true);
+    if (initial === 'fault') this.reportFault('both-limits', 'both limit switches report made; check the reed switches and wiring');
+    return Promise.resolve();
+  }
+
+  /** Cancels a running command, releases the relay and warning (a release is never a press), frees every timer. */
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    const active = this.active;
+    if (active) {
+      active.abort.abort(new KeywayError(ErrorCode.Unavailable, 'door controller is stopping; resend the command after restart'));
+      await active.settled;
+    }
+    this.clearTravelTimer();
+    for (const u of this.unsubscribers) u();
+    this.unsubscribers = [];
+    await Promise.all([this.closedSw?.close(), this.openSw?.close(), this.beam?.close()]);
+    if (this.io.relay.active) await this.io.relay.write(false);
+    if (this.io.warning.active) await this.io.warning.write(false);
+    this.warningSince = null;
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  open(cause: CommandCause): Promise<CommandResult> {
+    return this.execute('open', cause);
+  }
+
+  close(cause: CommandCause): Promise<CommandResult> {
+    return this.execute('close', cause);
+  }
+
+  halt(cause: CommandCause): Promise<CommandResult> {
+    return this.execute('stop', cause);
+  }
+
+  /** Clears a latched `fault` after someone has looked at the door; the state is re-derived. */
+  clearFault(): void {
+    if (this.latchedFault === null) return;
+    this.latchedFault = null;
+    this.onSwitches(true);
+  }
+
+  /**
+   * Runs one command. `stop` pre-empts a running open/close; open/close while another command
+   * runs are refused. Rejects with CommandRejected (busy, obstructed, not started) or DoorFault.
+   */
+  async execute(action: DoorAction, cause: CommandCause): Promise<CommandResult> {
+    if (!this.started) throw new KeywayError(ErrorCode.Unavailable, 'door controller is not started; call start() first');
+    if (this.active) {
+      if (action !== 'stop') {
+        throw new KeywayError(ErrorCode.CommandRejected, `door is busy with "${this.active.action}"; retry when it finishes or send stop`, {
+          details: { reason: 'busy' },
+        });
+      }
+      this.active.abort.abort(new KeywayError(ErrorCode.CommandRejected, 'superseded by a stop command', { details: { reason: 'superseded' } }));
+      await this.active.settled;
+    }
+    this.throwIfFault();
+    const ctx: ActiveCommand = { action, cause, abort: new AbortController(), presses: 0, settled: Promise.resolve() };
+    this.active = ctx;
+    const run = this.runAction(ctx);
+    ctx.settled = run.catch(() => undefined);
+    try {
+      return await run;
+    } finally {
+      this.active = null;
+      await this.setWarning(false);
+      this.notify();
+    }
+  }
+
+  private async runAction(ctx: ActiveCommand): Promise<CommandResult> {
+    switch (ctx.action) {
+      case 'open':
+        return this.doOpen(ctx);
+      case 'close':
+        return this.doClose(ctx);
+      case 'stop':
+        return this.doStop(ctx);
+    }
+  }
+
+  private async doStop(ctx: ActiveCommand): Promise<CommandResult> {
+    if (!isMoving(this.state)) return this.result(ctx, 'already');
+    await this.press(ctx, false);
+    // Reed switches cannot see a halt mid-travel; the press is the evidence, and a limit
+    // switch corrects it if the door arrives after all.
+    if (isMoving(this.state)) this.setState('stopped', this.movementCause);
+    return this.result(ctx, 'completed');
+  }
+
+  private async doOpen(ctx: ActiveCommand): Promise<CommandResult> {
+    if (this.state === 'open') return this.result(ctx, 'already');
+    for (let round = 0; ; round++) {
+      this.throwIfFault();
+      this.guardRounds(ctx, round);
+      const state = this.current();
+      switch (state) {
+        case 'open':
+          return this.result(ctx, 'completed');
+        case 'closed':
+          await this.press(ctx, false);
+          if (await this.waitUntil(ctx, () => this.state !== 'closed', this.config.startTimeoutMs)) await this.waitArrival(ctx);
+          break;
+        case 'opening':
+          await this.waitArrival(ctx);
+          break;
+        case 'closing':
+          await this.press(ctx, false);
+          if (isMoving(this.state)) this.setState('stopped', this.movementCause);
+          break;
+        case 'stopped':
+        case 'unknown':
+          // Mid-travel the opener's next direction is not observable: treat it as a possible close.
+          await this.press(ctx, true);
+          await this.waitUntil(ctx, () => this.atLimitOrFault(), this.config.travelTimeoutMs);
+          break;
+        case 'fault':
+          this.throwIfFault();
+      }
+    }
+  }
+
+  private async doClose(ctx: ActiveCommand): Promise<CommandResult> {
+    if (this.state === 'closed') return this.result(ctx, 'already');
+    this.throwIfObstructed();
+    let retries = 0;
+    for (let round = 0; ; round++) {
+      this.throwIfFault();
+      this.guardRounds(ctx, round);
+      const obstructionsBefore = this.obstructionCount;
+      const state = this.current();
+      switch (state) {
+        case 'closed':
+          return this.result(ctx, 'completed');
+        case 'open':
+          await this.press(ctx, true);
+          if (await this.waitUntil(ctx, () => this.state !== 'open', this.config.startTimeoutMs)) await this.waitArrival(ctx);
+          break;
+        case 'closing':
+          await this.waitArrival(ctx);
+          break;
+        case 'opening':
+          await this.press(ctx, false);
+          if (isMoving(this.state)) this.setState('stopped', this.movementCause);
+          break;
+        case 'stopped':
+        case 'unknown':
+          await this.press(ctx, true);
+          await this.waitUntil(ctx, () => this.atLimitOrFault(), this.config.travelTimeoutMs);
+          break;
+        case 'fault':
+          this.throwIfFault();
+      }
+      if (this.obstructionCount !== obstructionsBefore) {
+        await this.waitArrival(ctx);
+        if (retries >= this.config.obstructionRetries) return this.result(ctx, 'obstructed');
+        retries++;
+        const clear = await this.waitUntil(ctx, () => !this.obstructed, this.config.travelTimeoutMs);
+        if (!clear) return this.result(ctx, 'obstructed');
+        // A retried close is a new unattended close: it gets a full warning period of its own.
+        if (this.warningSince !== null) this.warningSince = this.clock.now();
+      }
+    }
+  }
+
+  /** One relay closure. A press that may start a close needs a clear beam and a completed warning. */
+  private async press(ctx: ActiveCommand, mayStartClose: boolean): Promise<void> {
+    if (ctx.presses >= this.config.maxPresses) {
+      this.giveUp(`the door did not reach the target after ${ctx.presses} relay presses`);
+    }
+    if (mayStartClose) {
+      this.throwIfObstructed();
+      await this.ensureWarned(ctx.abort.signal);
+      this.throwIfObstructed();
+    }
+    const gap = this.lastPressEnd + this.config.pressGapMs - this.clock.now();
+    if (gap > 0) await sleep(this.clock, gap, ctx.abort.signal);
+    if (mayStartClose) this.throwIfObstructed();
+    ctx.presses++;
+    await this.io.relay.write(true);
+    this.events.emit('relayPulse', { at: this.clock.now(), cause: ctx.cause });
+    try {
+      // Not abortable: a closure always runs its full length, then always releases.
+      await sleep(this.clock, this.config.pulseMs);
+    } finally {
+      await this.io.relay.write(false);
+      this.lastPressEnd = this.clock.now();
+    }
+  }
+
+  private async ensureWarned(signal: AbortSignal): Promise<void> {
+    await this.setWarning(true);
+    const since = this.warningSince ?? this.clock.now();
+    const remaining = since + this.config.warningMs - this.clock.now();
+    if (remaining > 0) await sleep(this.clock, remaining, signal);
+  }
+
+  private async setWarning(active: boolean): Promise<void> {
+    if (active === (this.warningSince !== null)) return;
+    this.warningSince = active ? this.clock.now() : null;
+    await this.io.warning.write(active);
+    this.events.emit('warning', { active, at: this.clock.now() });
+  }
+
+  private waitArrival(ctx: ActiveCommand): Promise<boolean> {
+    // The travel timer turns a movement that never arrives into `stopped`, so this ends.
+    return this.waitUntil(ctx, () => !isMoving(this.state), this.config.travelTimeoutMs + 1000);
+  }
+
+  private waitUntil(ctx: ActiveCommand, predicate: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (predicate()) return Promise.resolve(true);
+    const signal = ctx.abort.signal;
+    return new Promise<boolean>((resolve, reject) => {
+      const finish = (): void => {
+        this.waiters.delete(check);
+        this.clock.clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+      };
+      const check = (): void => {
+        if (signal.aborted) return onAbort();
+        if (!predicate()) return;
+        finish();
+        resolve(true);
+      };
+      const onAbort = (): void => {
+        finish();
+        reject(signal.reason as Error);
+      };
+      const timer = this.clock.setTimeout(() => {
+        finish();
+        resolve(predicate());
+      }, timeoutMs);
+      this.waiters.add(check);
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (signal.aborted) onAbort();
+    });
+  }
+
+  private onSwitches(force = false): void {
+    if (!this.closedSw || !this.openSw) return;
+    if (this.latchedFault !== null) return;
+    const previous = this.state;
+    const next = deriveState(this.closedSw.read(), this.openSw.read(), previous);
+    if (next === previous && !force) return;
+    let cause: MovementCause;
+    if (isMoving(next) && !isMoving(previous)) {
+      this.movementCause = this.active?.cause ?? WALL_BUTTON;
+      cause = this.movementCause;
+    } else if (isMoving(previous)) {
+      cause = this.movementCause;
+    } else if (previous === 'unknown' || previous === 'fault') {
+      cause = this.active?.cause ?? UNKNOWN_CAUSE;
+    } else {
+      cause = this.active?.cause ?? WALL_BUTTON;
+    }
+    this.setState(next, cause, force);
+    if (next === 'fault') this.reportFault('both-limits', 'both limit switches report made; check the reed switches and wiring');
+  }
+
+  private onBeam(active: boolean): void {
+    const state = this.state;
+    const cause = isMoving(state) ? this.movementCause : null;
+    this.events.emit('obstruction', { active, state, cause, at: this.clock.now() });
+    if (active && state === 'closing') {
+      this.obstructionCount++;
+      this.log.warn({ cause }, 'beam broken while closing; the opener reverses');
+      // UL 325 openers must reverse on a broken beam while closing.
+      this.setState('opening', this.movementCause);
+    }
+    this.notify();
+  }
+
+  private setState(next: DoorState, cause: MovementCause, forceEmit = false): void {
+    const previous = this.state;
+    if (next === previous && !forceEmit) return;
+    this.state = next;
+    this.clearTravelTimer();
+    if (isMoving(next)) {
+      this.travelTimer = this.clock.setTimeout(() => {
+        this.travelTimer = undefined;
+        if (isMoving(this.state)) this.setState('stopped', this.movementCause);
+      }, this.config.travelTimeoutMs);
+    }
+    this.events.emit('stateChanged', { state: next, previous, cause, at: this.clock.now() });
+    this.notify();
+  }
+
+  private notify(): void {
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  private clearTravelTimer(): void {
+    if (this.travelTimer !== undefined) this.clock.clearTimeout(this.travelTimer);
+    this.travelTimer = undefined;
+  }
+
+  /** Read through a call so TypeScript does not keep a narrowing across awaits. */
+  private current(): DoorState {
+    return this.state;
+  }
+
+  private atLimitOrFault(): boolean {
+    return this.state === 'closed' || this.state === 'open' || this.state === 'fault';
+  }
+
+  private guardRounds(ctx: ActiveCommand, round: number): void {
+    // Each round presses or waits a bounded time; this caps pathological sensor churn.
+    if (round > this.config.maxPresses * 4 + 4) this.giveUp(`the door state kept changing without reaching the target (${ctx.action})`);
+  }
+
+  private giveUp(message: string): never {
+    this.latchedFault = 'gave-up';
+    this.setState('fault', this.active?.cause ?? UNKNOWN_CAUSE);
+    this.reportFault('gave-up', message);
+    throw new KeywayError(ErrorCode.DoorFault, `${message}; inspect the door, then clear the fault`, { details: { reason: 'gave-up' } });
+  }
+
+  private reportFault(reason: FaultReason, message: string): void {
+    this.log.error({ reason }, message);
+    this.events.emit('fault', { reason, message, at: this.clock.now() });
+  }
+
+  private throwIfFault(): void {
+    if (this.state !== 'fault') return;
+    throw new KeywayError(ErrorCode.DoorFault, `door is in fault (${this.latchedFault ?? 'sensors disagree'}); inspect the door and sensors, then clear the fault`, {
+      details: { reason: this.latchedFault ?? 'both-limits' },
+    });
+  }
+
+  private throwIfObstructed(): void {
+    if (!this.obstructed) return;
+    throw new KeywayError(ErrorCode.CommandRejected, 'the photo-eye beam is broken; clear the doorway and send close again', {
+      details: { reason: 'obstructed' },
+    });
+  }
+
+  private result(ctx: ActiveCommand, outcome: CommandResult['outcome']): CommandResult {
+    return { outcome, state: this.state, presses: ctx.presses };
+  }
+}

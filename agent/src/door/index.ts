@@ -1,0 +1,5 @@
+export * from './types.js';
+export * from './config.js';
+export * from './sensor-state.js';
+export * from './controller.js';
+export * from './auto-close.js';
