@@ -101,7 +101,7 @@ function coversObject(writer: Schema, reader: Schema, path: string): string[] {
   for (const [name, w] of Object.entries(wProps)) {
     const r = rProps[name];
     if (r) problems.push(...covers(w, r, `${path}/${name}`));
-    else if (reader.additionalProperties === false) problems.push(`${path}/${name}: property removed while additional properties are refused`);
+    else if (reader.additionalProperties === false) problems.push(`${path}/${name}: not known to the reading schema, which refuses additional properties`);
   }
   for (const [name, r] of Object.entries(rProps)) {
     if (name in wProps || writer.additionalProperties === false) continue;

@@ -27,5 +27,5 @@ export function parseEnvelope(value: unknown): EventEnvelope {
     const issues = zodIssues(result.error.issues);
     throw new KeywayError(ErrorCode.ValidationFailed, `the event envelope is invalid: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, { details: { issues } });
   }
-  return result.data as EventEnvelope;
+  return result.data;
 }

@@ -7,7 +7,7 @@ import { SCHEMA_DOCUMENTS } from '../generated/schemas.js';
 import { createLogger } from '../log.js';
 import { AuditTrail, MemoryAuditStore } from './audit.js';
 import { checkCompatibility, type CompatibilityMode } from './compatibility.js';
-import { createDraft04Ajv, toIssues } from './draft04.js';
+import { createDraft04Ajv, ignoreRefSiblings, toIssues } from './draft04.js';
 import { parseEnvelope } from './envelope-shape.js';
 import { SchemaMetadataShape, type JsonSchemaDocument, type RegisteredSchema } from './metadata.js';
 
@@ -86,7 +86,6 @@ export class SchemaRegistry {
    */
   load(document: JsonSchemaDocument, file = '<inline>', mode: CompatibilityMode = 'BACKWARD'): RegisteredSchema {
     const schema = this.metaValidate(document, file);
-    const validate = this.compile(document, file);
     const earlier = (this.byType.get(schema.type) ?? []).filter((e) => e.schema.version < schema.version);
     const result = checkCompatibility(schema, earlier.map((e) => e.schema), mode);
     if (!result.compatible) {
@@ -94,7 +93,8 @@ export class SchemaRegistry {
         details: { file, mode, problems: result.problems },
       });
     }
-    const entry = { schema, validate };
+    // Compiled only once accepted: ajv keeps every compiled id, and a refused version must leave no trace.
+    const entry = { schema, validate: this.compile(document, file) };
     const list = [...(this.byType.get(schema.type) ?? []), entry].sort((a, b) => a.schema.version - b.schema.version);
     this.byType.set(schema.type, list);
     this.byId.set(schema.id, entry);
@@ -240,7 +240,7 @@ export class SchemaRegistry {
 
   private compile(document: JsonSchemaDocument, file: string): ValidateFunction {
     try {
-      return this.ajv.compile(document);
+      return this.ajv.compile(ignoreRefSiblings(document) as JsonSchemaDocument);
     } catch (cause) {
       throw new KeywayError(ErrorCode.SchemaInvalid, `${file}: the schema does not compile: ${(cause as Error).message}`, { cause, details: { file } });
     }

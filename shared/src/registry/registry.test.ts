@@ -1,0 +1,151 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createEvent, createEventVersion } from '../client/index.js';
+import { ErrorCode, KeywayError } from '../errors.js';
+import { SCHEMA_DOCUMENTS } from '../generated/schemas.js';
+import { AuditTrail, FileAuditStore } from './audit.js';
+import { SchemaRegistry } from './registry.js';
+
+const repoSchemas = path.resolve(import.meta.dirname, '../../../schemas');
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyway-registry-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function thrown(fn: () => unknown): KeywayError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof KeywayError) return error;
+    throw error;
+  }
+  throw new Error('expected a KeywayError');
+}
+
+const doorV1 = () => structuredClone(SCHEMA_DOCUMENTS.find((d) => d.file === 'device/DoorStateChanged.v1.json')!.document);
+
+function writeSchema(rel: string, doc: unknown): void {
+  fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+  fs.writeFileSync(path.join(dir, rel), typeof doc === 'string' ? doc : JSON.stringify(doc));
+}
+
+describe('loading and meta-validating schemas', () => {
+  it('loads every schema in the repository, two versions of DoorStateChanged among them', () => {
+    const registry = SchemaRegistry.fromDirectory(repoSchemas);
+    expect(registry.types().length).toBeGreaterThanOrEqual(21);
+    expect(registry.versions('keyway.device.DoorStateChanged').map((s) => s.version)).toEqual([1, 2]);
+    expect(registry.owner('keyway.access.GrantIssued')).toBe('access');
+    expect(registry.consumers('keyway.access.GrantIssued')).toContain('delivery');
+  });
+
+  it('names the file and the problem when a schema is not valid draft-04', () => {
+    const doc = doorV1();
+    doc.properties = { deviceId: { type: 5 } };
+    writeSchema('device/DoorStateChanged.v1.json', doc);
+    const error = thrown(() => SchemaRegistry.fromDirectory(dir));
+    expect(error.code).toBe(ErrorCode.SchemaInvalid);
+    expect(error.message).toMatch(/^device\/DoorStateChanged\.v1\.json: not a valid draft-04 schema: .*\/properties\/deviceId\/type/);
+  });
+
+  it('names the file when the $schema is not draft-04, the JSON is broken, or the metadata is wrong', () => {
+    writeSchema('device/DoorStateChanged.v1.json', { ...doorV1(), $schema: 'http://json-schema.org/draft-07/schema#' });
+    expect(thrown(() => SchemaRegistry.fromDirectory(dir)).message).toMatch(/DoorStateChanged\.v1\.json: "\$schema" must be/);
+    writeSchema('device/DoorStateChanged.v1.json', '{ "oops": ');
+    expect(thrown(() => SchemaRegistry.fromDirectory(dir)).message).toMatch(/DoorStateChanged\.v1\.json: not valid JSON/);
+    const doc = doorV1();
+    (doc['x-keyway'] as Record<string, unknown>).status = 'sleeping';
+    writeSchema('device/DoorStateChanged.v1.json', doc);
+    expect(thrown(() => SchemaRegistry.fromDirectory(dir)).message).toMatch(/registry metadata is invalid: x-keyway\/status/);
+    writeSchema('device/DoorStateChanged.v1.json', { ...doorV1(), id: 'https://example.com/x.json' });
+    expect(thrown(() => SchemaRegistry.fromDirectory(dir)).message).toMatch(/"id" must be/);
+  });
+
+  it('refuses to load a version that breaks BACKWARD compatibility with the one before', () => {
+    const v1 = doorV1();
+    const v2 = structuredClone(v1);
+    v2.id = String(v2.id).replace('.v1.', '.v2.');
+    Object.assign(v2['x-keyway'] as object, { version: 2, status: 'active' });
+    (v2.required as string[]).push('firmware');
+    (v2.properties as Record<string, unknown>).firmware = { type: 'string' };
+    writeSchema('device/DoorStateChanged.v1.json', v1);
+    writeSchema('device/DoorStateChanged.v2.json', v2);
+    const error = thrown(() => SchemaRegistry.fromDirectory(dir));
+    expect(error.code).toBe(ErrorCode.SchemaIncompatible);
+    expect(error.message).toMatch(/\/firmware: required without a default/);
+  });
+});
+
+describe('validating events', () => {
+  const registry = SchemaRegistry.fromEmbedded({ now: () => new Date('2026-12-01T00:00:00Z') });
+  const at = '2026-11-28T10:00:00.000Z';
+
+  it('accepts a valid event and lists every violated path of an invalid one', () => {
+    const ok = createEvent('keyway.device.Heartbeat', { deviceId: 'garage-1', uptimeS: 5, at }, { source: 'keyway://device/garage-1' });
+    expect(registry.validateEvent(ok).schema.version).toBe(1);
+    const bad = { ...ok, data: { deviceId: '', uptimeS: -1, extra: true } };
+    const error = thrown(() => registry.validateEvent(bad));
+    expect(error.code).toBe(ErrorCode.ValidationFailed);
+    expect((error.details.issues as { path: string }[]).map((i) => i.path).sort()).toEqual(['/data/at', '/data/deviceId', '/data/extra', '/data/uptimeS']);
+  });
+
+  it('gives typed errors for malformed JSON, unknown types, unknown versions and oversized events', () => {
+    const ok = createEvent('keyway.device.Heartbeat', { deviceId: 'garage-1', uptimeS: 5, at }, { source: 'keyway://device/garage-1' });
+    expect(thrown(() => registry.validateEvent('{"specversion":')).code).toBe(ErrorCode.MalformedJson);
+    expect(thrown(() => registry.validateEvent({ ...ok, type: 'keyway.device.Nope' })).code).toBe(ErrorCode.UnknownEventType);
+    expect(thrown(() => registry.validateEvent({ ...ok, dataschema: ok.dataschema.replace('.v1.', '.v9.') })).code).toBe(ErrorCode.UnknownSchemaVersion);
+    expect(thrown(() => registry.validateEvent({ ...ok, data: { ...ok.data, pad: 'x'.repeat(300_000) } })).code).toBe(ErrorCode.EventTooLarge);
+    expect(thrown(() => registry.validateEvent({ ...ok, specversion: '0.3' })).message).toMatch(/envelope is invalid: \/specversion/);
+  });
+
+  it('accepts a deprecated version with a warning count, and refuses it after its sunset naming the replacement', () => {
+    const v1 = createEventVersion('keyway.device.DoorStateChanged', 1, { deviceId: 'garage-1', state: 'open', previous: 'opening', at }, { source: 'keyway://device/garage-1' });
+    const before = SchemaRegistry.fromEmbedded({ now: () => new Date('2027-06-29T23:59:59Z') });
+    expect(before.validateEvent(v1).deprecated).toBe(true);
+    before.validateEvent(v1);
+    expect(before.deprecatedUseCount('keyway.device.DoorStateChanged', 1)).toBe(2);
+    const after = SchemaRegistry.fromEmbedded({ now: () => new Date('2027-06-30T00:00:00Z') });
+    const error = thrown(() => after.validateEvent(v1));
+    expect(error.code).toBe(ErrorCode.SchemaRetired);
+    expect(error.message).toMatch(/sunset on 2027-06-30; publish https:\/\/keyway\.dev\/schemas\/device\/DoorStateChanged\.v2\.json instead/);
+  });
+});
+
+describe('the audit trail', () => {
+  it('chains registrations, deprecations and retirements, and verify reports the first edited entry', async () => {
+    const file = path.join(dir, 'audit.jsonl');
+    const registry = SchemaRegistry.fromEmbedded({ audit: new AuditTrail(new FileAuditStore(file)) });
+    const v3 = structuredClone(SCHEMA_DOCUMENTS.find((d) => d.file === 'device/DoorStateChanged.v2.json')!.document);
+    v3.id = String(v3.id).replace('.v2.', '.v3.');
+    Object.assign(v3['x-keyway'] as object, { version: 3 });
+    (v3.properties as Record<string, unknown>).firmware = { type: 'string' };
+    await registry.register(v3, { actor: 'alice' });
+    await registry.deprecate('keyway.device.DoorStateChanged', 2, { actor: 'alice', sunset: '2028-01-01', replacement: String(v3.id) });
+    await registry.retire('keyway.device.DoorStateChanged', 1, { actor: 'bob' });
+    expect(await registry.audit.verify()).toEqual({ ok: true, entries: 3 });
+    const entries = await registry.audit.list();
+    expect(entries.map((e) => [e.seq, e.actor, e.action, e.version])).toEqual([[1, 'alice', 'register', 3], [2, 'alice', 'deprecate', 2], [3, 'bob', 'retire', 1]]);
+
+    const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+    lines[1] = lines[1]!.replace('"actor":"alice"', '"actor":"mallory"');
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
+    const reopened = new AuditTrail(new FileAuditStore(file));
+    expect(await reopened.verify()).toMatchObject({ ok: false, brokenAt: 2 });
+
+    fs.writeFileSync(file, `${[lines[0], lines[2]].join('\n')}\n`);
+    expect(await new AuditTrail(new FileAuditStore(file)).verify()).toMatchObject({ ok: false, brokenAt: 2, reason: expect.stringMatching(/removed or reordered/) });
+  });
+
+  it('refuses an incompatible registration and audits nothing for it', async () => {
+    const registry = SchemaRegistry.fromEmbedded();
+    const v3 = structuredClone(SCHEMA_DOCUMENTS.find((d) => d.file === 'device/DoorStateChanged.v2.json')!.document);
+    v3.id = String(v3.id).replace('.v2.', '.v3.');
+    Object.assign(v3['x-keyway'] as object, { version: 3 });
+    (v3.properties as Record<string, Record<string, unknown>>).state = { enum: ['open', 'closed'] };
+    await expect(registry.register(v3, { actor: 'alice' })).rejects.toMatchObject({ code: ErrorCode.SchemaIncompatible });
+    expect(await registry.audit.list()).toEqual([]);
+    await expect(registry.register(v3, { actor: 'alice', mode: 'NONE' })).resolves.toMatchObject({ version: 3 });
+  });
+});
