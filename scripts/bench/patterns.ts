@@ -1,0 +1,163 @@
+/**
+ * Pattern matcher throughput: events matched per second against 10, 1,000 and 10,000 rules
+ * (a mix of exact, prefix, numeric, anything-but and wildcard rules) over ~1 KB CloudEvents.
+ * One core, no workers. Run: npm run bench:patterns
+ * Prints figures, then one line of JSON.
+ */
+import * as hdr from 'hdr-histogram-js';
+import { RuleMatcher, type Pattern } from '@keyway/shared/patterns';
+
+// A fixed-seed generator so every run measures the same rules and events.
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const DOMAINS = ['device', 'delivery', 'access', 'notify', 'registry', 'gateway', 'billing', 'audit'];
+const NAMES = ['DoorStateChanged', 'RelayFired', 'BeamBroken', 'GrantIssued', 'GrantRevoked', 'DeliveryScheduled',
+  'DeliveryCompleted', 'KeypadUsed', 'BatteryLow', 'HeartbeatMissed', 'FirmwareUpdated', 'SchemaPublished',
+  'CourierArrived', 'CourierLeft', 'ParcelDropped', 'AlarmRaised', 'AlarmCleared', 'SyncFailed', 'SyncRecovered',
+  'OutboxDrained', 'CommandRejected', 'CommandAccepted', 'PinChanged', 'DoorFault', 'DoorReversed'];
+const TYPES = DOMAINS.flatMap((d) => NAMES.map((n) => `keyway.${d}.${n}`)); // 200 types
+const STATES = ['open', 'closed', 'opening', 'closing', 'stopped', 'fault'];
+const REASONS = ['manual', 'schedule', 'grant', 'courier', 'safety', 'remote', 'keypad', 'timeout'];
+const ROLES = ['courier', 'customer', 'manager', 'installer', 'support'];
+
+function pick<T>(r: () => number, list: readonly T[]): T {
+  return list[Math.floor(r() * list.length)] as T;
+}
+
+function makeEvent(r: () => number, i: number): Record<string, unknown> {
+  const device = Math.floor(r() * 5000);
+  const site = Math.floor(r() * 400);
+  return {
+    specversion: '1.0',
+    id: `01J${i.toString(36).padStart(10, '0')}XYZ${Math.floor(r() * 1e9).toString(36)}`,
+    source: `keyway://device/dev-${device}`,
+    type: pick(r, TYPES),
+    time: new Date(1_760_000_000_000 + i * 1000).toISOString(),
+    dataschema: 'https://schemas.keyway.example/device/DoorStateChanged/v2.json',
+    datacontenttype: 'application/json',
+    subject: `garage-${site}-door-${device % 4}`,
+    traceparent: `00-${Math.floor(r() * 1e16).toString(16).padStart(32, '0')}-${Math.floor(r() * 1e12).toString(16).padStart(16, '0')}-01`,
+    data: {
+      deviceId: `dev-${device}`,
+      siteId: `site-${site}`,
+      state: pick(r, STATES),
+      previousState: pick(r, STATES),
+      reason: pick(r, REASONS),
+      durationMs: Math.floor(r() * 30_000),
+      batteryPct: Math.floor(r() * 101),
+      temperatureC: Math.round((r() * 60 - 15) * 10) / 10,
+      rssi: -30 - Math.floor(r() * 70),
+      firmware: `2.${Math.floor(r() * 9)}.${Math.floor(r() * 30)}`,
+      ip: `10.${Math.floor(r() * 255)}.${Math.floor(r() * 255)}.${Math.floor(r() * 255)}`,
+      actor: { id: `user-${Math.floor(r() * 100_000)}`, role: pick(r, ROLES), name: 'Courier Name Placeholder' },
+      location: { lat: 48 + r(), lon: 11 + r(), label: `Building ${site}, gate ${device % 7}` },
+      tags: ['garage', pick(r, ['north', 'south', 'east', 'west']), `zone-${site % 12}`],
+      note: 'door moved after a signed grant was verified offline by the agent; relay pulse 350 ms',
+    },
+  };
+}
+
+function makeRule(r: () => number, i: number): Pattern {
+  const type = pick(r, TYPES);
+  const kind = i % 20;
+  if (kind < 6) return { type: [type], data: { state: [pick(r, STATES)] } };
+  if (kind < 8) return { type: [type, pick(r, TYPES)], data: { reason: [pick(r, REASONS)], actor: { role: [pick(r, ROLES)] } } };
+  if (kind < 10) return { type: [type], source: [{ prefix: `keyway://device/dev-${Math.floor(r() * 500)}` }] };
+  if (kind < 11) return { source: [{ prefix: `keyway://device/dev-${Math.floor(r() * 5000)}` }], data: { state: ['fault'] } };
+  if (kind < 13) {
+    const lo = Math.floor(r() * 80);
+    return { type: [type], data: { batteryPct: [{ numeric: ['>=', lo, '<', lo + 1 + Math.floor(r() * 20)] }] } };
+  }
+  if (kind < 14) return { data: { rssi: [{ numeric: ['<', -95 - Math.floor(r() * 5)] }], temperatureC: [{ numeric: ['>', 40] }] } };
+  if (kind < 17) return { type: [type], data: { reason: [{ 'anything-but': [pick(r, REASONS), pick(r, REASONS)] }] } };
+  if (kind < 18) return { type: [type], data: { firmware: [{ 'anything-but': { prefix: `2.${Math.floor(r() * 9)}.` } }] } };
+  return { type: [type], subject: [{ wildcard: `garage-${Math.floor(r() * 400)}-door-*` }] };
+}
+
+interface Figures {
+  rules: number;
+  eventsPerSec: number;
+  p50Us: number;
+  p99Us: number;
+  heapMb: number;
+  avgMatches: number;
+  buildMs: number;
+}
+
+function measure(ruleCount: number, events: Record<string, unknown>[]): Figures {
+  const r = rng(42);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const buildStart = performance.now();
+  const matcher = new RuleMatcher();
+  for (let i = 0; i < ruleCount; i++) matcher.add(`rule-${i}`, makeRule(r, i));
+  matcher.match(events[0]); // builds the lazy lookup tables
+  const buildMs = performance.now() - buildStart;
+  gc?.();
+  const heapMb = Math.max(0, process.memoryUsage().heapUsed - heapBefore) / 1_048_576;
+
+  let matches = 0;
+  for (let i = 0; i < 50_000; i++) matches += matcher.match(events[i % events.length]).length; // warm-up
+  matches = 0;
+  const rounds = 300_000;
+  const started = performance.now();
+  for (let i = 0; i < rounds; i++) matches += matcher.match(events[i % events.length]).length;
+  const elapsed = performance.now() - started;
+
+  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 1e9, numberOfSignificantValueDigits: 3 });
+  for (let i = 0; i < 100_000; i++) {
+    const t0 = performance.now();
+    matcher.match(events[i % events.length]);
+    histogram.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1e6)));
+  }
+  return {
+    rules: ruleCount,
+    eventsPerSec: Math.round(rounds / (elapsed / 1000)),
+    p50Us: histogram.getValueAtPercentile(50) / 1000,
+    p99Us: histogram.getValueAtPercentile(99) / 1000,
+    heapMb: Math.round(heapMb * 10) / 10,
+    avgMatches: Math.round((matches / rounds) * 100) / 100,
+    buildMs: Math.round(buildMs),
+  };
+}
+
+const er = rng(7);
+const events = Array.from({ length: 2000 }, (_, i) => makeEvent(er, i));
+const avgBytes = Math.round(events.reduce((n, e) => n + JSON.stringify(e).length, 0) / events.length);
+console.log(`events: ${events.length} distinct, ~${avgBytes} bytes each; single thread, node ${process.version}`);
+
+const results = [10, 1000, 10_000].map((n) => measure(n, events));
+for (const f of results) {
+  console.log(
+    `${String(f.rules).padStart(6)} rules: ${f.eventsPerSec.toLocaleString('en')} events/s, p50 ${f.p50Us.toFixed(2)} us, p99 ${f.p99Us.toFixed(2)} us, ` +
+      `${f.avgMatches} matches/event, heap +${f.heapMb} MB, build ${f.buildMs} ms`,
+  );
+}
+const [at10, at1000, at10000] = results as [Figures, Figures, Figures];
+const ratio = Math.round((at10.eventsPerSec / at10000.eventsPerSec) * 100) / 100;
+console.log(`rate at 10 rules / rate at 10,000 rules = ${ratio} (target <= 1.5); 10,000-rule rate target >= 300,000 events/s`);
+console.log(
+  JSON.stringify({
+    eventsPerSecAt10Rules: at10.eventsPerSec,
+    eventsPerSecAt1000Rules: at1000.eventsPerSec,
+    eventsPerSecAt10000Rules: at10000.eventsPerSec,
+    ratio10To10000: ratio,
+    p50UsAt10Rules: at10.p50Us,
+    p99UsAt10Rules: at10.p99Us,
+    p50UsAt10000Rules: at10000.p50Us,
+    p99UsAt10000Rules: at10000.p99Us,
+    heapMbAt10000Rules: at10000.heapMb,
+    avgMatchesAt10000Rules: at10000.avgMatches,
+    eventBytes: avgBytes,
+  }),
+);
