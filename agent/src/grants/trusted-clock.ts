@@ -1,0 +1,148 @@
+import { createLogger, type Logger } from '@keyway/shared';
+import type { TimeInterval } from '@keyway/shared/grants';
+import { durableTransaction, type AgentDatabase } from '../outbox/database.js';
+import { systemClockSources, type ClockSources } from './clock-sources.js';
+
+export interface TrustedClockOptions {
+  sources?: ClockSources;
+  /** Worst-case drift of the crystal behind the monotonic clock, parts per million (default 200). */
+  driftPpm?: number;
+  /** Allowance for the delay between the hub signing a time and the agent reading it (default 2000 ms). */
+  syncErrorMs?: number;
+}
+
+export interface TimeStatus {
+  /** True when both bounds are known (a hub time was received during this boot). */
+  bounded: boolean;
+  lowMs: number;
+  /** null when unbounded: the device rebooted without network and cannot know how long it was off. */
+  highMs: number | null;
+  /** Half the width of the interval, or null when unbounded. */
+  uncertaintyMs: number | null;
+  /** The wall clock reads earlier than the last trusted time; it is not used. */
+  wallClockBehind: boolean;
+  lastHubTimeMs: number | null;
+}
+
+interface Anchor {
+  hubMs: number;
+  monoMs: number;
+  bootId: string;
+  floorMs: number;
+}
+
+/**
+ * Time the agent can defend: the last hub-signed time, advanced by the monotonic clock since (with a drift
+ * allowance). The lower bound is persisted and only moves forward, so neither a reboot nor a wall clock set
+ * back can make an expired grant valid again. After a reboot without network the upper bound is unknown.
+ */
+export class TrustedClock {
+  private readonly sources: ClockSources;
+  private readonly driftPpm: number;
+  private readonly syncErrorMs: number;
+  private readonly log: Logger;
+  private anchor: Anchor | undefined;
+  private floorMs = 0;
+
+  constructor(
+    private readonly db: AgentDatabase,
+    options: TrustedClockOptions = {},
+  ) {
+    this.sources = options.sources ?? systemClockSources;
+    this.driftPpm = options.driftPpm ?? 200;
+    this.syncErrorMs = options.syncErrorMs ?? 2_000;
+    this.log = createLogger('agent.clock');
+  }
+
+  async start(): Promise<void> {
+    this.db.exec('CREATE TABLE IF NOT EXISTS trusted_time (id INTEGER PRIMARY KEY CHECK (id = 1), hub_ms INTEGER NOT NULL, mono_ms INTEGER NOT NULL, boot_id TEXT NOT NULL, floor_ms INTEGER NOT NULL)');
+    const row = this.db.prepare('SELECT hub_ms, mono_ms, boot_id, floor_ms FROM trusted_time WHERE id = 1').get() as
+      | { hub_ms: number; mono_ms: number; boot_id: string; floor_ms: number }
+      | undefined;
+    if (row) {
+      this.anchor = { hubMs: row.hub_ms, monoMs: row.mono_ms, bootId: row.boot_id, floorMs: row.floor_ms };
+      this.floorMs = row.floor_ms;
+    }
+    await Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    if (this.anchor) this.checkpoint();
+    await Promise.resolve();
+  }
+
+  /**
+   * Takes a verified hub time. An older time than the current lower bound (a replayed token) is ignored and
+   * returns false: trusted time never moves backwards.
+   */
+  acceptHubTime(hubMs: number): boolean {
+    const current = this.interval();
+    if (hubMs < current.lowMs - this.syncErrorMs) {
+      this.log.warn({ hubMs, lowMs: current.lowMs }, 'ignoring a signed hub time older than the trusted lower bound');
+      return false;
+    }
+    this.anchor = { hubMs, monoMs: this.sources.monoMs(), bootId: this.sources.bootId(), floorMs: Math.max(this.floorMs, hubMs) };
+    this.floorMs = this.anchor.floorMs;
+    this.persist(this.anchor);
+    return true;
+  }
+
+  /** Raises the lower bound only (e.g. from a signed command's `iat`, whose delivery delay is unknown). */
+  raiseFloor(ms: number): void {
+    if (ms <= this.floorMs) return;
+    this.floorMs = ms;
+    if (this.anchor) this.anchor.floorMs = ms;
+    this.checkpoint();
+  }
+
+  /** Where the true time lies now. */
+  interval(): TimeInterval {
+    const a = this.anchor;
+    if (a && a.bootId === this.sources.bootId()) {
+      const elapsed = Math.max(0, this.sources.monoMs() - a.monoMs);
+      const uncertainty = this.syncErrorMs + (elapsed * this.driftPpm) / 1e6;
+      const mid = a.hubMs + elapsed;
+      return { lowMs: Math.max(this.floorMs, mid - uncertainty), highMs: Math.max(this.floorMs, mid + uncertainty) };
+    }
+    return { lowMs: this.floorMs, highMs: Number.POSITIVE_INFINITY };
+  }
+
+  /** The best single estimate, for timestamps on events: never earlier than the trusted lower bound. */
+  now(): Date {
+    const { lowMs, highMs } = this.interval();
+    if (Number.isFinite(highMs)) return new Date(Math.round((lowMs + highMs) / 2));
+    return new Date(Math.max(lowMs, this.sources.wallMs()));
+  }
+
+  status(): TimeStatus {
+    const { lowMs, highMs } = this.interval();
+    const bounded = Number.isFinite(highMs);
+    return {
+      bounded,
+      lowMs,
+      highMs: bounded ? highMs : null,
+      uncertaintyMs: bounded ? (highMs - lowMs) / 2 : null,
+      wallClockBehind: this.sources.wallMs() < lowMs - this.syncErrorMs,
+      lastHubTimeMs: this.anchor?.hubMs ?? null,
+    };
+  }
+
+  /** Persists the current lower bound, so after a reboot the floor is as late as it can honestly be. */
+  checkpoint(): void {
+    const low = this.interval().lowMs;
+    if (low > this.floorMs) this.floorMs = low;
+    // Without a hub time there is no anchor: a boot id that matches no boot keeps the interval unbounded.
+    const a = this.anchor ?? { hubMs: this.floorMs, monoMs: 0, bootId: 'floor-only', floorMs: this.floorMs };
+    a.floorMs = this.floorMs;
+    this.anchor = a;
+    this.persist(a);
+  }
+
+  private persist(a: Anchor): void {
+    durableTransaction(this.db, () => {
+      this.db
+        .prepare('INSERT INTO trusted_time (id, hub_ms, mono_ms, boot_id, floor_ms) VALUES (1, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET hub_ms = excluded.hub_ms, mono_ms = excluded.mono_ms, boot_id = excluded.boot_id, floor_ms = excluded.floor_ms')
+        .run(a.hubMs, a.monoMs, a.bootId, a.floorMs);
+    });
+  }
+}
