@@ -1,0 +1,249 @@
+import { describeError, type EventEnvelope, type Logger } from '@keyway/shared';
+import type { BusStore, ClaimedDelivery } from '../storage/types.js';
+import { fullJitterDelay } from './backoff.js';
+import { CircuitBreaker } from './circuit-breaker.js';
+import type { BusMetrics } from './metrics.js';
+import { withTimeout, type TargetInvoker } from './targets.js';
+import { applyTransformer } from './transform.js';
+import type { InputTransformer } from './types.js';
+
+export interface WorkerSettings {
+  name: string;
+  concurrency: number;
+  orderedBySubject: boolean;
+  timeoutMs: number;
+  maxAttempts: number;
+  maxAgeMs: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  failureThreshold: number;
+  openMs: number;
+  transform: InputTransformer | undefined;
+}
+
+export interface WorkerDeps {
+  store: BusStore;
+  metrics: BusMetrics;
+  log: Logger;
+  clock: () => number;
+  random: () => number;
+  pollIntervalMs: number;
+  leaseMs: number;
+}
+
+/** Recent outcomes, read and reset by the alarm monitor at each evaluation. */
+export interface WorkerWindow {
+  delivered: number;
+  failed: number;
+  latenciesMs: number[];
+}
+
+const MAX_WINDOW_SAMPLES = 2048;
+
+/**
+ * One subscriber's delivery loop: claims due rows of its own queue (never more than its
+ * concurrency), calls its target with a deadline, then acks, retries with backoff or
+ * dead-letters. Nothing here is shared with other subscribers, so a slow or failing target
+ * only fills its own queue (bulkhead).
+ */
+export class DeliveryWorker {
+  readonly breaker: CircuitBreaker;
+  private window: WorkerWindow = { delivered: 0, failed: 0, latenciesMs: [] };
+  private inFlight = 0;
+  private readonly running = new Set<Promise<void>>();
+  private pendingAcks: number[] = [];
+  private ackScheduled = false;
+  private pumping = false;
+  private again = false;
+  private stopped = true;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private settings: WorkerSettings,
+    private invoker: TargetInvoker,
+    private readonly deps: WorkerDeps,
+  ) {
+    this.breaker = new CircuitBreaker({
+      failureThreshold: settings.failureThreshold,
+      openMs: settings.openMs,
+      onChange: (from, to) => deps.log.warn({ subscriber: settings.name, from, to }, `circuit ${to}`),
+    });
+  }
+
+  get name(): string {
+    return this.settings.name;
+  }
+
+  /** Swaps the target (a re-declared in-process handler) without losing in-flight work. */
+  replace(settings: WorkerSettings, invoker: TargetInvoker): void {
+    this.settings = settings;
+    this.invoker = invoker;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.wake();
+  }
+
+  /** Stops claiming, waits for attempts in flight (each bounded by its timeout) and flushes acks. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    await this.flushAcks();
+  }
+
+  /** Asks the worker to look for work now (new events were appended or a slot was freed). */
+  wake(): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    void this.pump();
+  }
+
+  takeWindow(): WorkerWindow {
+    const w = this.window;
+    this.window = { delivered: 0, failed: 0, latenciesMs: [] };
+    return w;
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    let idleFor = this.deps.pollIntervalMs;
+    try {
+      do {
+        this.again = false;
+        if (this.stopped) return;
+        const now = this.deps.clock();
+        const gate = this.breaker.gate(now);
+        if (gate === 'blocked') {
+          idleFor = Math.max(1, this.breaker.retryAt - now);
+          break;
+        }
+        const free = gate === 'probe' ? (this.inFlight === 0 ? 1 : 0) : this.settings.concurrency - this.inFlight;
+        if (free <= 0) return; // a finishing attempt wakes us
+        const rows = await this.deps.store.claim(this.settings.name, {
+          limit: free,
+          now,
+          leaseMs: this.deps.leaseMs,
+          orderedBySubject: this.settings.orderedBySubject,
+        });
+        for (const row of rows) this.launch(row);
+        if (rows.length === free) this.again = true;
+      } while (this.again);
+    } catch (error) {
+      this.deps.log.error({ subscriber: this.settings.name, err: describeError(error) }, 'claiming deliveries failed');
+    } finally {
+      this.pumping = false;
+    }
+    if (!this.stopped && this.timer === undefined) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.pump();
+      }, idleFor);
+    }
+  }
+
+  private launch(row: ClaimedDelivery): void {
+    this.inFlight += 1;
+    const p = this.deliver(row)
+      .catch((error: unknown) => {
+        // the row stays claimed until its lease ends, then it is retried
+        this.deps.log.error(
+          { subscriber: this.settings.name, err: describeError(error) },
+          'recording a delivery failed',
+        );
+      })
+      .finally(() => {
+        this.inFlight -= 1;
+        this.running.delete(p);
+        this.wake();
+      });
+    this.running.add(p);
+  }
+
+  private async deliver(row: ClaimedDelivery): Promise<void> {
+    const s = this.settings;
+    const { store, metrics, clock } = this.deps;
+    const labels = { subscriber: s.name };
+    if (clock() - row.enqueuedAt > s.maxAgeMs) {
+      await store.deadLetter(row.deliveryId, `maximum event age of ${s.maxAgeMs} ms exceeded`, clock());
+      metrics.deadLettered.inc(labels);
+      return;
+    }
+    try {
+      const event = JSON.parse(row.payload) as EventEnvelope;
+      const input = s.transform ? applyTransformer(s.transform, event) : event;
+      const invoker = this.invoker;
+      await withTimeout(s.timeoutMs, (signal) =>
+        invoker(event, { subscriber: s.name, attempt: row.attempt, dedupKey: row.dedupKey, input, signal }),
+      );
+    } catch (error) {
+      await this.failed(row, error);
+      return;
+    }
+    const now = clock();
+    this.breaker.onSuccess();
+    metrics.delivered.inc(labels);
+    const latencyMs = Math.max(0, now - row.ingestedAt);
+    metrics.latency.observe(labels, latencyMs / 1000);
+    this.window.delivered += 1;
+    if (this.window.latenciesMs.length < MAX_WINDOW_SAMPLES) this.window.latenciesMs.push(latencyMs);
+    this.ack(row.deliveryId);
+  }
+
+  private async failed(row: ClaimedDelivery, error: unknown): Promise<void> {
+    const s = this.settings;
+    const { store, metrics, clock, log } = this.deps;
+    const labels = { subscriber: s.name };
+    const now = clock();
+    const message = describeError(error).slice(0, 1000);
+    this.breaker.onFailure(now);
+    metrics.failed.inc(labels);
+    this.window.failed += 1;
+    if (row.attempt >= s.maxAttempts || now - row.enqueuedAt >= s.maxAgeMs) {
+      await store.deadLetter(row.deliveryId, message, now);
+      metrics.deadLettered.inc(labels);
+      log.warn({ subscriber: s.name, seq: row.seq, attempt: row.attempt, err: message }, 'delivery dead-lettered');
+      return;
+    }
+    const delay = fullJitterDelay(row.attempt, s.baseDelayMs, s.maxDelayMs, this.deps.random);
+    await store.retryLater(row.deliveryId, now + delay, message);
+    metrics.retried.inc(labels);
+    log.debug(
+      { subscriber: s.name, seq: row.seq, attempt: row.attempt, delay, err: message },
+      'delivery will be retried',
+    );
+  }
+
+  // Acks are batched so one commit (one fsync) covers many deliveries.
+  private ack(id: number): void {
+    this.pendingAcks.push(id);
+    if (this.ackScheduled) return;
+    this.ackScheduled = true;
+    setImmediate(() => {
+      void this.flushAcks().then(() => this.wake());
+    });
+  }
+
+  private async flushAcks(): Promise<void> {
+    this.ackScheduled = false;
+    const ids = this.pendingAcks;
+    if (ids.length === 0) return;
+    this.pendingAcks = [];
+    try {
+      await this.deps.store.ack(ids);
+    } catch (error) {
+      // unacked rows come back after their lease: at-least-once, never lost
+      this.deps.log.error(
+        { subscriber: this.settings.name, err: describeError(error) },
+        'acknowledging deliveries failed',
+      );
+    }
+  }
+}

@@ -1,0 +1,10 @@
+export { Bus, type BusOptions, type SubscriberStats } from './bus.js';
+export { BusClient, type BusClientOptions } from './client.js';
+export { declareSubscribersFromFile } from './config-file.js';
+export { CircuitBreaker, type CircuitState, type CircuitGate } from './circuit-breaker.js';
+export { fullJitterDelay } from './backoff.js';
+export { applyTransformer } from './transform.js';
+export { MAX_BATCH_ENTRIES, MAX_BATCH_BYTES, hashApiKey } from './ingest.js';
+export { SIGNATURE_HEADER, signWebhook, verifyWebhookSignature } from './webhook-signature.js';
+export type { MqttPublish } from './targets.js';
+export type * from './types.js';

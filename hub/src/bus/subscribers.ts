@@ -1,0 +1,166 @@
+import { ErrorCode, KeywayError, type EventEnvelope, type Logger } from '@keyway/shared';
+import { RuleMatcher, compilePattern } from '@keyway/shared/patterns';
+import type { BusStore } from '../storage/types.js';
+import { DeliveryWorker, type WorkerDeps, type WorkerSettings } from './delivery-worker.js';
+import type { Detection } from './ingest.js';
+import { createTargetInvoker, storableTarget, type MqttPublish } from './targets.js';
+import { checkTransformer } from './transform.js';
+import type { EventValidator, SubscriberDeclaration } from './types.js';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export interface SubscriberSetDeps extends WorkerDeps {
+  validator: EventValidator;
+  mqttPublish: MqttPublish | undefined;
+  detect: (d: Detection) => void;
+}
+
+interface Active {
+  declaration: SubscriberDeclaration;
+  worker: DeliveryWorker;
+  rules: string[];
+}
+
+function settingsOf(d: SubscriberDeclaration): WorkerSettings {
+  return {
+    name: d.name,
+    concurrency: Math.max(1, d.concurrency ?? 8),
+    orderedBySubject: d.orderedBySubject ?? false,
+    timeoutMs: d.timeoutMs ?? 10_000,
+    maxAttempts: Math.max(1, d.retry?.maxAttempts ?? 8),
+    maxAgeMs: d.retry?.maxAgeMs ?? 24 * 3600_000,
+    baseDelayMs: d.retry?.baseDelayMs ?? 100,
+    maxDelayMs: d.retry?.maxDelayMs ?? 60_000,
+    failureThreshold: Math.max(1, d.circuit?.failureThreshold ?? 5),
+    openMs: d.circuit?.openMs ?? 5_000,
+    transform: d.transform,
+  };
+}
+
+/** The stored form: everything that defines the subscriber except functions and secrets. */
+function storedConfig(d: SubscriberDeclaration): string {
+  const s = settingsOf(d);
+  return JSON.stringify({
+    types: [...d.types].sort(),
+    patterns: d.patterns ?? [],
+    target: storableTarget(d.target),
+    transform: d.transform ?? null,
+    concurrency: s.concurrency,
+    orderedBySubject: s.orderedBySubject,
+    timeoutMs: s.timeoutMs,
+    retry: { maxAttempts: s.maxAttempts, maxAgeMs: s.maxAgeMs, baseDelayMs: s.baseDelayMs, maxDelayMs: s.maxDelayMs },
+    circuit: { failureThreshold: s.failureThreshold, openMs: s.openMs },
+    alarms: d.alarms ?? null,
+  });
+}
+
+/** Declared subscribers: their routing rules, permissions and delivery workers. */
+export class SubscriberSet {
+  private readonly active = new Map<string, Active>();
+  private readonly matcher = new RuleMatcher<string>();
+  private running = false;
+
+  constructor(private readonly deps: SubscriberSetDeps & { log: Logger; store: BusStore }) {}
+
+  /** Checks, records and starts a subscriber; declaring the same thing again changes nothing. */
+  async declare(d: SubscriberDeclaration): Promise<'created' | 'updated' | 'unchanged'> {
+    const rules = this.check(d);
+    const invoker = createTargetInvoker(d.target, { clock: this.deps.clock, mqttPublish: this.deps.mqttPublish });
+    const status = await this.deps.store.upsertSubscriber({
+      name: d.name,
+      account: d.account,
+      config: storedConfig(d),
+      updatedAt: this.deps.clock(),
+    });
+    const existing = this.active.get(d.name);
+    for (const id of existing?.rules ?? []) this.matcher.remove(id);
+    rules.forEach((pattern, i) => this.matcher.add(`${d.name}#${i}`, pattern));
+    const ruleIds = rules.map((_, i) => `${d.name}#${i}`);
+    if (existing) {
+      existing.worker.replace(settingsOf(d), invoker);
+      existing.declaration = d;
+      existing.rules = ruleIds;
+    } else {
+      const worker = new DeliveryWorker(settingsOf(d), invoker, this.deps);
+      this.active.set(d.name, { declaration: d, worker, rules: ruleIds });
+      if (this.running) worker.start();
+    }
+    this.deps.log.info({ subscriber: d.name, account: d.account, types: d.types, status }, 'subscriber declared');
+    return status;
+  }
+
+  /** Stops delivering to a subscriber in this process; its queue stays for the next declaration. */
+  async remove(name: string): Promise<boolean> {
+    const a = this.active.get(name);
+    if (!a) return false;
+    for (const id of a.rules) this.matcher.remove(id);
+    this.active.delete(name);
+    await a.worker.stop();
+    return true;
+  }
+
+  route(event: EventEnvelope): string[] {
+    const names = new Set<string>();
+    for (const id of this.matcher.match(event)) names.add(id.slice(0, id.lastIndexOf('#')));
+    return [...names];
+  }
+
+  get(name: string): Active | undefined {
+    return this.active.get(name);
+  }
+
+  names(): string[] {
+    return [...this.active.keys()];
+  }
+
+  wake(names: Iterable<string>): void {
+    for (const n of names) this.active.get(n)?.worker.wake();
+  }
+
+  start(): void {
+    this.running = true;
+    for (const a of this.active.values()) a.worker.start();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all([...this.active.values()].map((a) => a.worker.stop()));
+  }
+
+  /** Validates a declaration and returns its routing rules; refusals of permission are detected. */
+  private check(d: SubscriberDeclaration): Record<string, unknown>[] {
+    const invalid = (message: string) =>
+      new KeywayError(ErrorCode.ConfigInvalid, message, { details: { subscriber: d.name } });
+    if (!NAME.test(d.name))
+      throw invalid(`subscriber name ${JSON.stringify(d.name)} must be 1-128 letters, digits, ".", "_" or "-"`);
+    if (d.types.length === 0) throw invalid(`subscriber ${d.name} must name at least one event type`);
+    for (const type of d.types) {
+      if (this.deps.validator.owner(type) === undefined) {
+        throw new KeywayError(ErrorCode.UnknownEventType, `subscriber ${d.name}: unknown event type ${type}`, {
+          details: { type },
+        });
+      }
+      if (!this.deps.validator.consumers(type).includes(d.account)) {
+        this.deps.detect({
+          kind: 'subscribe',
+          account: d.account,
+          eventType: type,
+          detail: `account ${d.account} is not a consumer of ${type}`,
+        });
+        throw new KeywayError(
+          ErrorCode.Unauthorized,
+          `account ${d.account} may not subscribe to ${type}; ask its owner to list ${d.account} as a consumer`,
+          { details: { account: d.account, type, subscriber: d.name } },
+        );
+      }
+    }
+    if (d.transform) checkTransformer(d.transform);
+    const patterns = d.patterns && d.patterns.length > 0 ? d.patterns : [{}];
+    const rules = patterns.map((p) => {
+      if ('type' in p) throw invalid(`subscriber ${d.name}: put event types in "types", not in a pattern`);
+      return { ...p, type: [...d.types] };
+    });
+    for (const r of rules) compilePattern(r); // throws INVALID_PATTERN before anything changes
+    return rules;
+  }
+}

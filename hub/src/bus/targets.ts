@@ -1,0 +1,104 @@
+import { createHash } from 'node:crypto';
+import { ErrorCode, KeywayError, type EventEnvelope } from '@keyway/shared';
+import { SIGNATURE_HEADER, signWebhook } from './webhook-signature.js';
+import type { BusDeliveryContext, TargetSpec } from './types.js';
+
+export type MqttPublish = (topic: string, payload: string) => Promise<void>;
+
+/** One delivery attempt; rejects on any failure (thrown, non-2xx, timeout via the signal). */
+export type TargetInvoker = (event: EventEnvelope, context: BusDeliveryContext) => Promise<void>;
+
+function webhookInvoker(spec: Extract<TargetSpec, { kind: 'webhook' }>, clock: () => number): TargetInvoker {
+  return async (event, ctx) => {
+    const body = JSON.stringify(ctx.input);
+    const response = await fetch(spec.url, {
+      method: 'POST',
+      body,
+      signal: ctx.signal,
+      headers: {
+        ...spec.headers,
+        'content-type': 'application/json',
+        [SIGNATURE_HEADER]: signWebhook(spec.secret, body, clock()),
+        // the dedup key holds a NUL separator, so it travels URI-encoded
+        'x-keyway-dedup-key': encodeURIComponent(ctx.dedupKey),
+        'x-keyway-attempt': String(ctx.attempt),
+        'x-keyway-subscriber': ctx.subscriber,
+        'x-keyway-event-type': event.type,
+      },
+    });
+    // drain the body so the keep-alive socket returns to the pool
+    await response.arrayBuffer();
+    if (!response.ok) {
+      throw new KeywayError(ErrorCode.Unavailable, `webhook answered ${response.status}`, {
+        details: { status: response.status },
+      });
+    }
+  };
+}
+
+function mqttInvoker(spec: Extract<TargetSpec, { kind: 'mqtt' }>, publish: MqttPublish): TargetInvoker {
+  return async (event, ctx) => {
+    const topic = spec.topic.replaceAll('{subject}', event.subject ?? '').replaceAll('{type}', event.type);
+    await publish(topic, JSON.stringify(ctx.input));
+  };
+}
+
+export function createTargetInvoker(
+  spec: TargetSpec,
+  deps: { clock: () => number; mqttPublish: MqttPublish | undefined },
+): TargetInvoker {
+  switch (spec.kind) {
+    case 'handler': {
+      const handler = spec.handler;
+      return async (event, ctx) => {
+        await handler(event, ctx);
+      };
+    }
+    case 'webhook':
+      return webhookInvoker(spec, deps.clock);
+    case 'mqtt': {
+      if (!deps.mqttPublish) {
+        throw new KeywayError(
+          ErrorCode.ConfigInvalid,
+          'an MQTT target needs the bus to be created with an mqttPublish function',
+        );
+      }
+      return mqttInvoker(spec, deps.mqttPublish);
+    }
+  }
+}
+
+/** The declaration as stored: functions dropped, secrets replaced by a short fingerprint (a changed secret still counts as a change). */
+export function storableTarget(spec: TargetSpec): Record<string, unknown> {
+  switch (spec.kind) {
+    case 'handler':
+      return { kind: 'handler' };
+    case 'webhook':
+      return {
+        kind: 'webhook',
+        url: spec.url,
+        secret: `sha256:${createHash('sha256').update(spec.secret).digest('hex').slice(0, 16)}`,
+        headers: Object.keys(spec.headers ?? {}),
+      };
+    case 'mqtt':
+      return { kind: 'mqtt', topic: spec.topic };
+  }
+}
+
+/** Runs one attempt with a deadline; the attempt's signal is aborted when the deadline passes. */
+export async function withTimeout<T>(timeoutMs: number, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new KeywayError(ErrorCode.Timeout, `the target did not answer within ${timeoutMs} ms`);
+      controller.abort(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([run(controller.signal), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
