@@ -1,0 +1,2 @@
+export * from './types.js';
+export { SqliteHubState } from './sqlite-state.js';

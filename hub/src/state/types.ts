@@ -1,0 +1,109 @@
+/**
+ * Hub state that services share (devices, customers, grants, deliveries, idempotency keys). Async so a networked
+ * store (PostgreSQL) fits behind the same interface; the embedded default is SQLite.
+ */
+export interface DeviceRecord {
+  id: string;
+  /** The customer whose garage this is. */
+  customerId: string;
+  /** Device vendor / fleet, for per-vendor isolation and rate limits. */
+  vendor: string;
+  /** SHA-256 of the device's MQTT password (the token itself is shown once, at provisioning). */
+  tokenHash: string;
+  createdAt: number;
+  online: boolean;
+  lastSeenAt: number | null;
+  /** The last reported state (door, sensors, firmware, outbox depth), like a device shadow. */
+  reported: Record<string, unknown> | null;
+}
+
+export interface CustomerRecord {
+  id: string;
+  webhookUrl: string | null;
+  webhookSecret: string | null;
+  createdAt: number;
+}
+
+export interface GrantRecord {
+  id: string;
+  deviceId: string;
+  holder: string;
+  deliveryId: string | null;
+  validFrom: number;
+  validUntil: number;
+  actions: string[];
+  maxUses: number;
+  hasPin: boolean;
+  token: string;
+  createdAt: number;
+  revokedAt: number | null;
+  uses: number;
+}
+
+export type DeliveryState =
+  | 'scheduled'
+  | 'access-granted'
+  | 'courier-arrived'
+  | 'unlocking'
+  | 'door-open'
+  | 'package-placed'
+  | 'closing'
+  | 'completed'
+  | 'failed';
+
+export interface TimelineEntry {
+  at: number;
+  step: string;
+  detail?: Record<string, unknown>;
+}
+
+export interface DeliveryRecord {
+  id: string;
+  customerId: string;
+  deviceId: string;
+  courierId: string;
+  windowStart: number;
+  windowEnd: number;
+  parcelRef: string | null;
+  state: DeliveryState;
+  grantId: string | null;
+  /** The command in flight (open or close), so late results are matched to it. */
+  commandId: string | null;
+  closeAttempts: number;
+  failureReason: string | null;
+  /** Compare-and-set version: two writers never advance one delivery twice. */
+  version: number;
+  createdAt: number;
+  updatedAt: number;
+  timeline: TimelineEntry[];
+}
+
+export interface HubStateStore {
+  init(): Promise<void>;
+  close(): Promise<void>;
+
+  putCustomer(customer: CustomerRecord): Promise<void>;
+  getCustomer(id: string): Promise<CustomerRecord | undefined>;
+
+  insertDevice(device: DeviceRecord): Promise<void>;
+  getDevice(id: string): Promise<DeviceRecord | undefined>;
+  listDevices(page: { limit: number; after?: string }): Promise<DeviceRecord[]>;
+  setDeviceOnline(id: string, online: boolean, at: number): Promise<void>;
+  setDeviceReported(id: string, reported: Record<string, unknown>, at: number): Promise<void>;
+
+  insertGrant(grant: GrantRecord): Promise<void>;
+  getGrant(id: string): Promise<GrantRecord | undefined>;
+  listGrants(filter: { deviceId?: string; deliveryId?: string }, page: { limit: number; after?: string }): Promise<GrantRecord[]>;
+  revokeGrant(id: string, at: number): Promise<GrantRecord | undefined>;
+  recordGrantUse(id: string): Promise<void>;
+
+  insertDelivery(delivery: DeliveryRecord): Promise<void>;
+  getDelivery(id: string): Promise<DeliveryRecord | undefined>;
+  listDeliveries(filter: { deviceId?: string; state?: DeliveryState }, page: { limit: number; after?: string }): Promise<DeliveryRecord[]>;
+  /** Writes `next` only when the stored version is `next.version - 1`; returns whether it did. */
+  updateDelivery(next: DeliveryRecord): Promise<boolean>;
+
+  /** The stored response for an idempotency key, or undefined; `remember` stores one (first writer wins). */
+  recallIdempotent(scope: string, key: string): Promise<string | undefined>;
+  rememberIdempotent(scope: string, key: string, response: string, at: number): Promise<string>;
+}
