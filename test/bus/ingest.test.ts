@@ -1,0 +1,95 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { EventEnvelope } from '@keyway/shared';
+import { scheduled, startBus, waitFor, type TestHub } from './helpers.js';
+
+describe('bus ingest', () => {
+  let hub: TestHub;
+  let key: string;
+  const seen: { event: EventEnvelope; attempt: number; dedupKey: string }[] = [];
+
+  beforeEach(async () => {
+    seen.length = 0;
+    hub = await startBus();
+    await hub.bus.createAccount('delivery');
+    key = await hub.bus.issueApiKey('delivery');
+    await hub.bus.declareSubscriber({
+      name: 'notify-sms',
+      account: 'notify',
+      types: ['keyway.delivery.DeliveryScheduled'],
+      target: { kind: 'handler', handler: (event, ctx) => void seen.push({ event, attempt: ctx.attempt, dedupKey: ctx.dedupKey }) },
+    });
+  });
+  afterEach(async () => {
+    await hub.close();
+  });
+
+  it('acknowledges an accepted event with its log position and delivers it to the subscriber', async () => {
+    const event = scheduled();
+    const [result] = await hub.bus.publish(key, [event]);
+    expect(result).toMatchObject({ status: 'accepted', id: event.id, source: event.source });
+    await waitFor(() => seen.length === 1, 2000, 'delivery');
+    expect(seen[0]!.event).toEqual(event);
+    expect(seen[0]!.attempt).toBe(1);
+    expect(seen[0]!.dedupKey).toBe(`${event.source}\u0000${event.id}`);
+  });
+
+  it('acknowledges a repeated source+id as a duplicate and delivers it only once', async () => {
+    const event = scheduled();
+    const first = await hub.bus.publish(key, [event, event]);
+    const again = await hub.bus.publish(key, [JSON.stringify(event)]);
+    expect(first.map((r) => r.status)).toEqual(['accepted', 'duplicate']);
+    expect(again[0]).toMatchObject({ status: 'duplicate', seq: (first[0] as { seq: number }).seq });
+    await waitFor(() => seen.length >= 1, 2000, 'delivery');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen).toHaveLength(1);
+  });
+
+  it('gives each bad entry its own error code and still stores the good ones', async () => {
+    const good = scheduled();
+    const wrongData = { ...scheduled(), data: { deliveryId: 7 } };
+    const unknownType = { ...scheduled(), type: 'keyway.delivery.Teleported' };
+    const results = await hub.bus.publish(key, [good, '{not json', wrongData, unknownType, 42]);
+    expect(results.map((r) => (r.status === 'rejected' ? r.error.code : r.status))).toEqual([
+      'accepted',
+      'MALFORMED_JSON',
+      'VALIDATION_FAILED',
+      'UNKNOWN_EVENT_TYPE',
+      'VALIDATION_FAILED',
+    ]);
+    const validation = results[2]!;
+    expect(validation.status === 'rejected' && validation.error.details?.issues).toBeTruthy();
+    expect(results[2]).toMatchObject({ id: wrongData.id, source: wrongData.source });
+    await waitFor(() => seen.length === 1, 2000, 'delivery of the good entry');
+    expect(seen[0]!.event.id).toBe(good.id);
+  });
+
+  it('refuses a batch over 10 entries or 256 KB entry by entry and stores none of it', async () => {
+    const eleven = Array.from({ length: 11 }, () => scheduled());
+    const big = Array.from({ length: 3 }, () => ({ ...scheduled(), pad: 'x'.repeat(100_000) }));
+    for (const batch of [eleven, big]) {
+      const results = await hub.bus.publish(key, batch);
+      expect(results).toHaveLength(batch.length);
+      expect(results.every((r) => r.status === 'rejected' && r.error.code === 'BATCH_TOO_LARGE')).toBe(true);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen).toHaveLength(0);
+    expect((await hub.bus.subscriberStats('notify-sms')).queued).toBe(0);
+  });
+
+  it('refuses every entry of an unknown or revoked API key', async () => {
+    const [unknown] = await hub.bus.publish('kw_not-a-key', [scheduled()]);
+    expect(unknown).toMatchObject({ status: 'rejected', error: { code: 'UNAUTHENTICATED' } });
+    await hub.bus.revokeApiKey(key);
+    const [revoked] = await hub.bus.publish(key, [scheduled()]);
+    expect(revoked).toMatchObject({ status: 'rejected', error: { code: 'UNAUTHENTICATED' } });
+  });
+
+  it('never throws on hostile input and counts every entry in the ingest metrics', async () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const results = await hub.bus.publish(key, [null, undefined, [], cyclic, '', 'null']);
+    expect(results.every((r) => r.status === 'rejected')).toBe(true);
+    const metrics = await hub.bus.metrics.getSingleMetricAsString('keyway_bus_ingested_total');
+    expect(metrics).toMatch(/result="rejected"} 6/);
+  });
+});
