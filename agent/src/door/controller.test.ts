@@ -106,19 +106,43 @@ describe('door controller against the simulated garage', () => {
       expect(h.garage.door.presses[0]!.warningSince).toBe(warnOn!.at);
     });
 
-    it('when told to stop a moving door, it presses once and reports stopped; an idle door is not pressed', async () => {
-      h = await createHarness({ position: 0 });
-      void h.door.open(REMOTE).catch(() => undefined);
-      await vi.advanceTimersByTimeAsync(600);
-      expect(h.door.currentState).toBe('opening');
-      const result = await settle(h.door.halt({ kind: 'command', commandId: 'stop-1' }));
+    it('when told to stop a closing door, it presses once at once and reports stopped; an idle door is not pressed', async () => {
+      h = await createHarness({ position: 1 });
+      h.garage.door.pressWallButton();
+      await vi.advanceTimersByTimeAsync(300);
+      expect(h.door.currentState).toBe('closing');
+      const halting = h.door.halt({ kind: 'command', commandId: 'stop-1' });
+      await vi.advanceTimersByTimeAsync(1);
+      expect(h.garage.door.currentMotion).toBe('still');
+      const result = await settle(halting);
       expect(result).toMatchObject({ outcome: 'completed', state: 'stopped', presses: 1 });
+      expect(h.timeline.some((e) => e.kind === 'warning')).toBe(false);
       expect(h.garage.door.currentMotion).toBe('still');
       expect(await h.door.halt({ kind: 'command', commandId: 'stop-2' })).toMatchObject({ outcome: 'already', presses: 0 });
     });
 
-    it('when told to close an opening door, it stops it, warns, and closes it', async () => {
+    it('when told to stop an opening door, it warns first, because a door already halted by hand would start down', async () => {
+      h = await createHarness({ position: 0, travelMs: 20_000, config: { travelTimeoutMs: 30_000 } });
+      h.garage.door.pressWallButton();
+      await vi.advanceTimersByTimeAsync(1000);
+      const result = await settle(h.door.halt({ kind: 'command', commandId: 'stop-1' }));
+      expect(result).toMatchObject({ outcome: 'completed', state: 'stopped', presses: 1 });
+      const warnOn = h.timeline.find((e) => e.kind === 'warning' && e.active);
+      const pulse = h.timeline.find((e) => e.kind === 'pulse');
+      expect(pulse!.at - warnOn!.at).toBeGreaterThanOrEqual(5000);
+    });
+
+    it('when an opening door arrives during the warning, the stop presses nothing', async () => {
       h = await createHarness({ position: 0 });
+      h.garage.door.pressWallButton();
+      await vi.advanceTimersByTimeAsync(200);
+      const result = await settle(h.door.halt({ kind: 'command', commandId: 'stop-1' }));
+      expect(result).toMatchObject({ outcome: 'already', state: 'open', presses: 0 });
+      expect(relayEdges()).toBe(0);
+    });
+
+    it('when told to close an opening door, it stops it, warns, and closes it', async () => {
+      h = await createHarness({ position: 0, travelMs: 20_000, config: { travelTimeoutMs: 30_000 } });
       h.garage.door.pressWallButton();
       await vi.advanceTimersByTimeAsync(400);
       expect(h.door.currentState).toBe('opening');

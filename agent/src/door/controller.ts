@@ -162,6 +162,11 @@ export class DoorController {
       }
       this.active.abort.abort(new KeywayError(ErrorCode.CommandRejected, 'superseded by a stop command', { details: { reason: 'superseded' } }));
       await this.active.settled;
+      // Another command (or stop()) may have taken over while we waited.
+      if (!this.started) throw new KeywayError(ErrorCode.Unavailable, 'door controller stopped; resend the command after restart');
+      if (this.active) {
+        throw new KeywayError(ErrorCode.CommandRejected, 'another command started first; retry', { details: { reason: 'busy' } });
+      }
     }
     this.throwIfFault();
     const ctx: ActiveCommand = { action, cause, abort: new AbortController(), presses: 0, settled: Promise.resolve() };
@@ -190,7 +195,7 @@ export class DoorController {
 
   private async doStop(ctx: ActiveCommand): Promise<CommandResult> {
     if (!isMoving(this.state)) return this.result(ctx, 'already');
-    await this.press(ctx, false);
+    if (!(await this.press(ctx, this.pressMayStartClose()))) return this.result(ctx, 'already');
     // Reed switches cannot see a halt mid-travel; the press is the evidence, and a limit
     // switch corrects it if the door arrives after all.
     if (isMoving(this.state)) this.setState('stopped', this.movementCause);
@@ -207,20 +212,22 @@ export class DoorController {
         case 'open':
           return this.result(ctx, 'completed');
         case 'closed':
-          await this.press(ctx, false);
+          // A repeat press after one that did not move the door may meet an opener that
+          // remembers "up" (someone stopped it just off the switch): it could go down.
+          if (!(await this.press(ctx, ctx.presses > 0))) break;
           if (await this.waitUntil(ctx, () => this.state !== 'closed', this.config.startTimeoutMs)) await this.waitArrival(ctx);
           break;
         case 'opening':
           await this.waitArrival(ctx);
           break;
         case 'closing':
-          await this.press(ctx, false);
+          if (!(await this.press(ctx, false))) break;
           if (isMoving(this.state)) this.setState('stopped', this.movementCause);
           break;
         case 'stopped':
         case 'unknown':
           // Mid-travel the opener's next direction is not observable: treat it as a possible close.
-          await this.press(ctx, true);
+          if (!(await this.press(ctx, true))) break;
           await this.waitUntil(ctx, () => this.atLimitOrFault(), this.config.travelTimeoutMs);
           break;
         case 'fault':
@@ -242,19 +249,19 @@ export class DoorController {
         case 'closed':
           return this.result(ctx, 'completed');
         case 'open':
-          await this.press(ctx, true);
+          if (!(await this.press(ctx, true))) break;
           if (await this.waitUntil(ctx, () => this.state !== 'open', this.config.startTimeoutMs)) await this.waitArrival(ctx);
           break;
         case 'closing':
           await this.waitArrival(ctx);
           break;
         case 'opening':
-          await this.press(ctx, false);
+          if (!(await this.press(ctx, true))) break;
           if (isMoving(this.state)) this.setState('stopped', this.movementCause);
           break;
         case 'stopped':
         case 'unknown':
-          await this.press(ctx, true);
+          if (!(await this.press(ctx, true))) break;
           await this.waitUntil(ctx, () => this.atLimitOrFault(), this.config.travelTimeoutMs);
           break;
         case 'fault':
@@ -272,8 +279,13 @@ export class DoorController {
     }
   }
 
-  /** One relay closure. A press that may start a close needs a clear beam and a completed warning. */
-  private async press(ctx: ActiveCommand, mayStartClose: boolean): Promise<void> {
+  /**
+   * One relay closure. A press that may start a close needs a clear beam and a completed
+   * warning. Returns false without pressing when the state changed while waiting (the door
+   * arrived somewhere meanwhile): the caller decides again from the new state.
+   */
+  private async press(ctx: ActiveCommand, mayStartClose: boolean): Promise<boolean> {
+    const decidedOn = this.state;
     if (ctx.presses >= this.config.maxPresses) {
       this.giveUp(`the door did not reach the target after ${ctx.presses} relay presses`);
     }
@@ -285,6 +297,7 @@ export class DoorController {
     const gap = this.lastPressEnd + this.config.pressGapMs - this.clock.now();
     if (gap > 0) await sleep(this.clock, gap, ctx.abort.signal);
     if (mayStartClose) this.throwIfObstructed();
+    if (this.state !== decidedOn) return false;
     ctx.presses++;
     await this.io.relay.write(true);
     this.events.emit('relayPulse', { at: this.clock.now(), cause: ctx.cause });
@@ -295,6 +308,7 @@ export class DoorController {
       await this.io.relay.write(false);
       this.lastPressEnd = this.clock.now();
     }
+    return true;
   }
 
   private async ensureWarned(signal: AbortSignal): Promise<void> {
@@ -401,6 +415,14 @@ export class DoorController {
   private clearTravelTimer(): void {
     if (this.travelTimer !== undefined) this.clock.clearTimeout(this.travelTimer);
     this.travelTimer = undefined;
+  }
+
+  /**
+   * Whether a press now could start the door downwards. Reed switches cannot see a stop between
+   * the ends, so an "opening" door may already stand still with the opener's next move down.
+   */
+  private pressMayStartClose(): boolean {
+    return this.state !== 'closing' && this.state !== 'closed';
   }
 
   /** Read through a call so TypeScript does not keep a narrowing across awaits. */

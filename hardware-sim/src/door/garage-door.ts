@@ -28,6 +28,8 @@ export interface PressRecord {
   obstructedSince: number | null;
   /** When the warning light/buzzer came on, if it is on at the press. */
   warningSince: number | null;
+  /** Door position at the press, 0 closed to 1 open. */
+  position: number;
 }
 
 export interface DoorPins {
@@ -106,6 +108,11 @@ export class SimGarageDoor {
 
   get currentMotion(): Motion {
     return this.motion;
+  }
+
+  /** Fraction of travel from each end within which a reed switch is made. */
+  get limitBand(): number {
+    return this.band;
   }
 
   get isObstructed(): boolean {
@@ -202,6 +209,7 @@ export class SimGarageDoor {
       effect,
       obstructedSince: this.obstructedSince,
       warningSince: this.warningSince,
+      position: this.position,
     });
     switch (effect) {
       case 'start-up':
