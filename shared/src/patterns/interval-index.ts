@@ -50,33 +50,44 @@ function build<T>(ranges: NumericInterval<T>[]): Node<T> | null {
   };
 }
 
-export class IntervalIndex<T> {
+export class IntervalIndex<T extends { mark: number }> {
   private readonly root: Node<T> | null;
 
   constructor(ranges: NumericInterval<T>[]) {
     this.root = build(ranges);
   }
 
-  /** Calls `hit` for every range holding x. */
-  query(x: number, hit: (target: T) => void): void {
+  /** Writes from out[top] the target of every range holding x not yet marked with `stamp`; returns the new top. */
+  query(x: number, out: T[], stamp: number, top: number): number {
+    let at = top;
     let node = this.root;
     while (node !== null) {
       if (x < node.center) {
         for (const r of node.byLo) {
           if (r.lo > x) break;
-          if (contains(r, x)) hit(r.target);
+          if (r.target.mark !== stamp && contains(r, x)) {
+            r.target.mark = stamp;
+            out[at++] = r.target;
+          }
         }
         node = node.left;
       } else if (x > node.center) {
         for (const r of node.byHi) {
           if (r.hi < x) break;
-          if (contains(r, x)) hit(r.target);
+          if (r.target.mark !== stamp && contains(r, x)) {
+            r.target.mark = stamp;
+            out[at++] = r.target;
+          }
         }
         node = node.right;
       } else {
-        for (const r of node.byLo) if (contains(r, x)) hit(r.target);
-        return;
+        for (const r of node.byLo) if (r.target.mark !== stamp && contains(r, x)) {
+            r.target.mark = stamp;
+            out[at++] = r.target;
+          }
+        return at;
       }
     }
+    return at;
   }
 }

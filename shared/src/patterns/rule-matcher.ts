@@ -1,4 +1,5 @@
-import { consistent, leavesAt, merge, type Leaf, type Membership } from './event-leaves.js';
+import { consistent, merge, type Membership } from './event-leaves.js';
+import { PathSlot, Resolved } from './path-slot.js';
 import { compilePattern } from './parse-pattern.js';
 import type { FieldCondition, ValueMatcher } from './types.js';
 import { ValueIndex } from './value-index.js';
@@ -12,16 +13,25 @@ import { ValueIndex } from './value-index.js';
  * grows with the event's fields and the rules that actually match, not with the number of rules.
  */
 
+interface RuleRecord<R extends string> {
+  readonly id: R;
+  mark: number;
+}
+
 interface State<R extends string> {
-  readonly terminals: Map<R, number>;
+  /** One entry per branch ending here (a rule may end here through several branches). */
+  readonly terminals: RuleRecord<R>[];
   readonly edges: Map<string, Edge<R>>;
+  /** The same edges as an array, for iteration on the hot path. */
+  edgeList: Edge<R>[];
 }
 
 interface Edge<R extends string> {
-  readonly segments: readonly string[];
+  readonly path: string;
+  readonly slot: PathSlot;
   readonly targets: Map<string, Target<R>>;
   readonly index: ValueIndex<Target<R>>;
-  readonly absenceTargets: Set<Target<R>>;
+  readonly absenceTargets: Target<R>[];
 }
 
 interface Target<R extends string> {
@@ -74,12 +84,19 @@ function canonicalOrder(fields: readonly FieldCondition[]): FieldCondition[] {
 }
 
 function newState<R extends string>(): State<R> {
-  return { terminals: new Map(), edges: new Map() };
+  return { terminals: [], edges: new Map(), edgeList: [] };
 }
 
 export class RuleMatcher<R extends string = string> {
   private readonly root: State<R> = newState();
-  private readonly rules = new Map<R, FieldCondition[][]>();
+  private readonly rules = new Map<R, { record: RuleRecord<R>; branches: FieldCondition[][] }>();
+  private readonly slots = new Map<string, PathSlot>();
+  private generation = 0;
+  private found: R[] = [];
+  private event: unknown = undefined;
+  // One stack shared by all depths: each lookup writes its hits above those still being explored.
+  private readonly stack: Target<R>[] = [];
+  private top = 0;
 
   /** Number of rules held. */
   get size(): number {
@@ -94,41 +111,52 @@ export class RuleMatcher<R extends string = string> {
     const compiled = compilePattern(pattern);
     this.remove(ruleId);
     const branches = compiled.branches.map(canonicalOrder);
-    for (const branch of branches) this.insert(ruleId, branch);
-    this.rules.set(ruleId, branches);
+    const record: RuleRecord<R> = { id: ruleId, mark: 0 };
+    for (const branch of branches) this.insert(record, branch);
+    this.rules.set(ruleId, { record, branches });
   }
 
   /** Removes a rule; returns false when no rule had that id. */
   remove(ruleId: R): boolean {
-    const branches = this.rules.get(ruleId);
-    if (branches === undefined) return false;
-    for (const branch of branches) this.erase(ruleId, branch);
+    const rule = this.rules.get(ruleId);
+    if (rule === undefined) return false;
+    for (const branch of rule.branches) this.erase(rule.record, branch);
     this.rules.delete(ruleId);
     return true;
   }
 
-  private insert(ruleId: R, branch: readonly FieldCondition[]): void {
+  private slotFor(field: FieldCondition): PathSlot {
+    let slot = this.slots.get(field.path);
+    if (slot === undefined) {
+      slot = new PathSlot(field.segments);
+      this.slots.set(field.path, slot);
+    }
+    return slot;
+  }
+
+  private insert(record: RuleRecord<R>, branch: readonly FieldCondition[]): void {
     let state = this.root;
     for (const field of branch) {
       let edge = state.edges.get(field.path);
       if (edge === undefined) {
-        edge = { segments: field.segments, targets: new Map(), index: new ValueIndex(), absenceTargets: new Set() };
+        edge = { path: field.path, slot: this.slotFor(field), targets: new Map(), index: new ValueIndex(), absenceTargets: [] };
         state.edges.set(field.path, edge);
+        state.edgeList = [...state.edges.values()];
       }
       let target = edge.targets.get(field.key);
       if (target === undefined) {
         target = { field, next: newState(), refs: 0, mark: 0 };
         edge.targets.set(field.key, target);
         for (const m of field.matchers) edge.index.add(m, target);
-        if (field.allowsAbsence) edge.absenceTargets.add(target);
+        if (field.allowsAbsence) edge.absenceTargets.push(target);
       }
       target.refs++;
       state = target.next;
     }
-    state.terminals.set(ruleId, (state.terminals.get(ruleId) ?? 0) + 1);
+    state.terminals.push(record);
   }
 
-  private erase(ruleId: R, branch: readonly FieldCondition[]): void {
+  private erase(record: RuleRecord<R>, branch: readonly FieldCondition[]): void {
     const steps: { state: State<R>; edge: Edge<R>; target: Target<R> }[] = [];
     let state = this.root;
     for (const field of branch) {
@@ -139,67 +167,88 @@ export class RuleMatcher<R extends string = string> {
       target.refs--;
       state = target.next;
     }
-    const left = (state.terminals.get(ruleId) ?? 1) - 1;
-    if (left > 0) state.terminals.set(ruleId, left);
-    else state.terminals.delete(ruleId);
+    const at = state.terminals.indexOf(record);
+    if (at !== -1) state.terminals.splice(at, 1);
     for (let i = steps.length - 1; i >= 0; i--) {
       const step = steps[i];
       if (step === undefined || step.target.refs > 0) continue;
       step.edge.targets.delete(step.target.field.key);
       step.edge.index.removeTarget(step.target);
-      step.edge.absenceTargets.delete(step.target);
-      if (step.edge.targets.size === 0) step.state.edges.delete(step.target.field.path);
+      const absent = step.edge.absenceTargets.indexOf(step.target);
+      if (absent !== -1) step.edge.absenceTargets.splice(absent, 1);
+      if (step.edge.targets.size === 0) {
+        step.state.edges.delete(step.edge.path);
+        step.state.edgeList = [...step.state.edges.values()];
+      }
     }
   }
 
   /** Ids of all rules the event matches, each once, in no particular order. */
   match(event: unknown): R[] {
-    const found = new Set<R>();
-    const leafCache = new Map<string, Leaf[]>();
-    const leavesFor = (path: string, segments: readonly string[]): Leaf[] => {
-      let leaves = leafCache.get(path);
-      if (leaves === undefined) {
-        leaves = leavesAt(event, segments);
-        leafCache.set(path, leaves);
-      }
-      return leaves;
-    };
+    // Paths not yet resolved for this event carry an older generation; marks dedupe rule ids.
+    this.generation++;
+    this.event = event;
+    this.found = [];
+    this.top = 0;
+    try {
+      this.visit(this.root, null, 0);
+      return this.found;
+    } finally {
+      this.event = undefined;
+    }
+  }
 
-    const visit = (state: State<R>, chosen: Membership | null): void => {
-      for (const id of state.terminals.keys()) found.add(id);
-      for (const [path, edge] of state.edges) {
-        const leaves = leavesFor(path, edge.segments);
-        let anyConsistent = false;
-        if (leaves.length === 1 && leaves[0]?.membership === null) {
-          anyConsistent = true;
-          const hits: Target<R>[] = [];
-          edge.index.lookup(leaves[0].value, hits);
-          for (const t of hits) visit(t.next, chosen);
-        } else if (leaves.length > 0) {
-          const next: { target: Target<R>; membership: Membership | null }[] = [];
-          const seenPlain = new Set<Target<R>>();
-          for (const leaf of leaves) {
-            if (!consistent(chosen, leaf.membership)) continue;
-            anyConsistent = true;
-            const hits: Target<R>[] = [];
-            edge.index.lookup(leaf.value, hits);
-            const membership = merge(chosen, leaf.membership);
-            for (const t of hits) {
-              // Leaves that add no array position lead to the same place; explore that once.
-              if (membership === chosen) {
-                if (seenPlain.has(t)) continue;
-                seenPlain.add(t);
-              }
-              next.push({ target: t, membership });
-            }
-          }
-          for (const n of next) visit(n.target.next, n.membership);
+  private visit(state: State<R>, chosen: Membership | null, depth: number): void {
+    const generation = this.generation;
+    const terminals = state.terminals;
+    for (let i = 0; i < terminals.length; i++) {
+      const record = terminals[i] as RuleRecord<R>;
+      if (record.mark !== generation) {
+        record.mark = generation;
+        this.found.push(record.id);
+      }
+    }
+    const edges = state.edgeList;
+    for (let e = 0; e < edges.length; e++) {
+      const edge = edges[e] as Edge<R>;
+      const slot = edge.slot;
+      if (slot.generation !== generation) slot.resolve(this.event, generation);
+      if (slot.kind === Resolved.Single) {
+        const start = this.top;
+        const end = edge.index.lookup(slot.single, this.stack, start);
+        this.top = end;
+        for (let i = start; i < end; i++) this.visit((this.stack[i] as Target<R>).next, chosen, depth + 1);
+        this.top = start;
+      } else if (slot.kind === Resolved.Many) {
+        this.visitLeaves(edge, slot, chosen, depth);
+      } else {
+        const absent = edge.absenceTargets;
+        for (let i = 0; i < absent.length; i++) this.visit((absent[i] as Target<R>).next, chosen, depth + 1);
+      }
+    }
+  }
+
+  /** Leaves inside arrays: each must agree with the array positions already chosen. */
+  private visitLeaves(edge: Edge<R>, slot: PathSlot, chosen: Membership | null, depth: number): void {
+    const next: { target: Target<R>; membership: Membership | null }[] = [];
+    const seenPlain = new Set<Target<R>>();
+    let anyConsistent = false;
+    for (const leaf of slot.leaves) {
+      if (!consistent(chosen, leaf.membership)) continue;
+      anyConsistent = true;
+      const hits: Target<R>[] = [];
+      edge.index.lookup(leaf.value, hits, 0);
+      const membership = merge(chosen, leaf.membership);
+      for (const t of hits) {
+        // Leaves that add no array position lead to the same place; explore that once.
+        if (membership === chosen) {
+          if (seenPlain.has(t)) continue;
+          seenPlain.add(t);
         }
-        if (!anyConsistent) for (const t of edge.absenceTargets) visit(t.next, chosen);
+        next.push({ target: t, membership });
       }
-    };
-
-    visit(this.root, null);
-    return [...found];
+    }
+    for (const n of next) this.visit(n.target.next, n.membership, depth + 1);
+    if (!anyConsistent) for (const t of edge.absenceTargets) this.visit(t.next, chosen, depth + 1);
   }
 }

@@ -29,19 +29,14 @@ class AffixTable<V> {
     this.lengths = [...new Set([...this.map.keys()].map((k) => k.length))].sort((a, b) => a - b);
   }
 
-  forPrefixes(text: string, each: (v: V) => void): void {
-    for (const len of this.lengths) {
+  /** Lists stored under every prefix (or suffix) of text, appended to `into`. */
+  collect(text: string, fromEnd: boolean, into: V[][]): void {
+    const lengths = this.lengths;
+    for (let i = 0; i < lengths.length; i++) {
+      const len = lengths[i] as number;
       if (len > text.length) break;
-      const hits = this.map.get(text.slice(0, len));
-      if (hits) for (const v of hits) each(v);
-    }
-  }
-
-  forSuffixes(text: string, each: (v: V) => void): void {
-    for (const len of this.lengths) {
-      if (len > text.length) break;
-      const hits = this.map.get(text.slice(text.length - len));
-      if (hits) for (const v of hits) each(v);
+      const hits = this.map.get(fromEnd ? text.slice(text.length - len) : text.slice(0, len));
+      if (hits !== undefined) into.push(hits);
     }
   }
 }
@@ -79,6 +74,7 @@ export class ValueIndex<T extends IndexTarget> {
   private scanned: Entry<T>[] = [];
   private any: T[] = [];
   private intervals: IntervalIndex<T> = new IntervalIndex<T>([]);
+  private hasIntervals = false;
   private needsIp = false;
   private needsFold = false;
 
@@ -163,57 +159,99 @@ export class ValueIndex<T extends IndexTarget> {
     }
     for (const table of [this.prefixes, this.suffixes, this.foldedPrefixes, this.foldedSuffixes, this.wildcardHeads, this.wildcardTails]) table.seal();
     this.intervals = new IntervalIndex(ranges);
+    this.hasIntervals = ranges.length > 0;
     this.needsIp = this.ipExact.size > 0 || this.ipRanges.length > 0;
     this.needsFold = this.foldedExact.size > 0 || this.foldedPrefixes.map.size > 0 || this.foldedSuffixes.map.size > 0;
     this.stale = false;
   }
 
-  /** Appends to `out` every target with an alternative that the value satisfies, each once. */
-  lookup(value: LeafValue, out: T[]): void {
-    if (this.stale) this.rebuild();
-    const stamp = ++this.stamp;
-    const hit = (t: T): void => {
+  private hitAll(list: T[] | undefined, out: T[]): void {
+    if (list === undefined) return;
+    const stamp = this.stamp;
+    for (let i = 0; i < list.length; i++) {
+      const t = list[i] as T;
       if (t.mark !== stamp) {
         t.mark = stamp;
-        out.push(t);
+        out[this.top++] = t;
       }
-    };
-    const hitList = (list: T[] | undefined): void => {
-      if (list) for (const t of list) hit(t);
-    };
-    const verify = (e: Entry<T>): void => {
-      if (e.target.mark !== stamp && valueMatches(e.matcher, value)) hit(e.target);
-    };
+    }
+  }
 
+  private verifyAll(list: Entry<T>[], value: LeafValue, out: T[]): void {
+    const stamp = this.stamp;
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i] as Entry<T>;
+      if (e.target.mark !== stamp && valueMatches(e.matcher, value)) {
+        e.target.mark = stamp;
+        out[this.top++] = e.target;
+      }
+    }
+  }
+
+  private readonly affixHits: T[][] = [];
+  private readonly wildcardHits: Entry<T>[][] = [];
+
+  private hitAffixes(table: AffixTable<T>, text: string, fromEnd: boolean, out: T[]): void {
+    if (table.lengths.length === 0) return;
+    const lists = this.affixHits;
+    lists.length = 0;
+    table.collect(text, fromEnd, lists);
+    for (let i = 0; i < lists.length; i++) this.hitAll(lists[i], out);
+  }
+
+  private verifyAffixes(table: AffixTable<Entry<T>>, text: string, fromEnd: boolean, out: T[]): void {
+    if (table.lengths.length === 0) return;
+    const lists = this.wildcardHits;
+    lists.length = 0;
+    table.collect(text, fromEnd, lists);
+    for (let i = 0; i < lists.length; i++) this.verifyAll(lists[i] as Entry<T>[], text, out);
+  }
+
+  /** Write position in the caller's output array during one lookup. */
+  private top = 0;
+
+  /**
+   * Writes into out[top], out[top+1], ... every target with an alternative that the value
+   * satisfies, each once, and returns the new top. Writing by index (not push) lets the matcher
+   * use one shared stack for all depths without resizing it on every lookup.
+   */
+  lookup(value: LeafValue, out: T[], top: number): number {
+    if (this.stale) this.rebuild();
+    this.top = top;
+    const stamp = ++this.stamp;
     if (typeof value === 'string') {
-      hitList(this.strings.get(value));
-      this.prefixes.forPrefixes(value, hit);
-      this.suffixes.forSuffixes(value, hit);
+      this.hitAll(this.strings.get(value), out);
+      this.hitAffixes(this.prefixes, value, false, out);
+      this.hitAffixes(this.suffixes, value, true, out);
       if (this.needsFold) {
         const folded = foldCase(value);
-        hitList(this.foldedExact.get(folded));
-        this.foldedPrefixes.forPrefixes(folded, hit);
-        this.foldedSuffixes.forSuffixes(folded, hit);
+        this.hitAll(this.foldedExact.get(folded), out);
+        this.hitAffixes(this.foldedPrefixes, folded, false, out);
+        this.hitAffixes(this.foldedSuffixes, folded, true, out);
       }
       if (this.needsIp) {
         const ip = ipToHex(value);
         if (ip !== null) {
-          hitList(this.ipExact.get(ip));
+          this.hitAll(this.ipExact.get(ip), out);
           for (const e of this.ipRanges) {
             const m = e.matcher as { lo: string; hi: string };
-            if (ip.length === m.lo.length && ip >= m.lo && ip <= m.hi) hit(e.target);
+            if (e.target.mark !== stamp && ip.length === m.lo.length && ip >= m.lo && ip <= m.hi) {
+              e.target.mark = stamp;
+              out[this.top++] = e.target;
+            }
           }
         }
       }
-      this.wildcardHeads.forPrefixes(value, verify);
-      this.wildcardTails.forSuffixes(value, verify);
+      this.verifyAffixes(this.wildcardHeads, value, false, out);
+      this.verifyAffixes(this.wildcardTails, value, true, out);
     } else if (typeof value === 'number') {
-      hitList(this.numbers.get(value));
-      this.intervals.query(value, hit);
+      this.hitAll(this.numbers.get(value), out);
+      if (this.hasIntervals) this.top = this.intervals.query(value, out, stamp, this.top);
     } else {
-      hitList(this.literals.get(value));
+      this.hitAll(this.literals.get(value), out);
     }
-    for (const e of this.scanned) verify(e);
-    hitList(this.any);
+    if (this.scanned.length > 0) this.verifyAll(this.scanned, value, out);
+    this.hitAll(this.any, out);
+    return this.top;
   }
 }

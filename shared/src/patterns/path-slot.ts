@@ -1,0 +1,73 @@
+import { leavesAt, type Leaf } from './event-leaves.js';
+import type { LeafValue } from './types.js';
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** How a path resolved in the current event. */
+export const enum Resolved {
+  Absent = 0,
+  /** Exactly one leaf, reached without crossing an array: `single` holds it. */
+  Single = 1,
+  /** Any other shape: `leaves` holds them with their array positions. */
+  Many = 2,
+}
+
+/**
+ * One field path used by the automaton, with what it resolved to in the event being matched.
+ * Resolution is cached per match call through `generation`, so a path shared by many states is
+ * walked once per event. The common case (plain nested objects) allocates nothing.
+ */
+export class PathSlot {
+  readonly segments: readonly string[];
+  /** joined[i][j]: segments i..j joined with '.', for event keys that themselves contain dots. */
+  private readonly joined: readonly (readonly string[])[];
+  private readonly inherited: readonly boolean[];
+  generation = -1;
+  kind: Resolved = Resolved.Absent;
+  single: LeafValue = null;
+  leaves: Leaf[] = [];
+
+  constructor(segments: readonly string[]) {
+    this.segments = segments;
+    this.joined = segments.map((_, i) => {
+      const row: string[] = [];
+      for (let j = i + 1; j < segments.length; j++) row.push(segments.slice(i, j + 1).join('.'));
+      return row;
+    });
+    // Keys like "constructor" exist on every object's prototype; only for those is an own-property check needed.
+    this.inherited = segments.map((s) => s in Object.prototype);
+  }
+
+  resolve(event: unknown, generation: number): void {
+    this.generation = generation;
+    const segments = this.segments;
+    let cur: unknown = event;
+    for (let i = 0; i < segments.length; i++) {
+      if (typeof cur !== 'object' || cur === null) return this.set(Resolved.Absent);
+      if (Array.isArray(cur)) return this.slow(event);
+      const obj = cur as Record<string, unknown>;
+      const dotted = this.joined[i] as readonly string[];
+      // No prototype property has a dot in its name, so a plain read is a safe presence test here.
+      for (let j = 0; j < dotted.length; j++) if (obj[dotted[j] as string] !== undefined) return this.slow(event);
+      const key = segments[i] as string;
+      cur = obj[key];
+      if (cur === undefined || (this.inherited[i] === true && !hasOwn.call(obj, key))) return this.set(Resolved.Absent);
+    }
+    if (cur === null || typeof cur === 'string' || typeof cur === 'number' || typeof cur === 'boolean') {
+      this.single = cur;
+      this.kind = Resolved.Single;
+      return;
+    }
+    if (Array.isArray(cur)) return this.slow(event);
+    this.set(Resolved.Absent);
+  }
+
+  private set(kind: Resolved): void {
+    this.kind = kind;
+  }
+
+  private slow(event: unknown): void {
+    this.leaves = leavesAt(event, this.segments);
+    this.kind = this.leaves.length === 0 ? Resolved.Absent : Resolved.Many;
+  }
+}
