@@ -149,3 +149,25 @@ describe('the audit trail', () => {
     await expect(registry.register(v3, { actor: 'alice', mode: 'NONE' })).resolves.toMatchObject({ version: 3 });
   });
 });
+
+describe('restoring the registry from its audit trail', () => {
+  it('brings back run-time registrations and deprecations after a restart, and refuses a tampered trail', async () => {
+    const file = path.join(dir, 'audit.jsonl');
+    const first = SchemaRegistry.fromEmbedded({ audit: new AuditTrail(new FileAuditStore(file)) });
+    const v3 = structuredClone(SCHEMA_DOCUMENTS.find((d) => d.file === 'device/DoorStateChanged.v2.json')!.document);
+    v3.id = String(v3.id).replace('.v2.', '.v3.');
+    Object.assign(v3['x-keyway'] as object, { version: 3 });
+    await first.register(v3, { actor: 'alice' });
+    await first.deprecate('keyway.device.DoorStateChanged', 2, { actor: 'alice', sunset: '2028-01-01', replacement: String(v3.id) });
+
+    const second = SchemaRegistry.fromEmbedded({ audit: new AuditTrail(new FileAuditStore(file)) });
+    expect(second.get('keyway.device.DoorStateChanged', 3)).toBeUndefined();
+    expect(await second.restore()).toBe(2);
+    expect(second.latest('keyway.device.DoorStateChanged')?.version).toBe(3);
+    expect(second.get('keyway.device.DoorStateChanged', 2)?.meta).toMatchObject({ status: 'deprecated', sunset: '2028-01-01' });
+
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('2028-01-01', '2099-01-01'));
+    const third = SchemaRegistry.fromEmbedded({ audit: new AuditTrail(new FileAuditStore(file)) });
+    await expect(third.restore()).rejects.toMatchObject({ code: ErrorCode.AuditTampered });
+  });
+});

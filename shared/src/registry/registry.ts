@@ -104,8 +104,32 @@ export class SchemaRegistry {
   /** Registers a new version at run time: meta-validated, compatibility-checked, then audited. */
   async register(document: JsonSchemaDocument, options: { actor: string; mode?: CompatibilityMode }): Promise<RegisteredSchema> {
     const schema = this.load(document, '<registered>', options.mode ?? 'BACKWARD');
-    await this.audit.append({ actor: options.actor, action: 'register', type: schema.type, version: schema.version, detail: { id: schema.id, mode: options.mode ?? 'BACKWARD' } });
+    await this.audit.append({ actor: options.actor, action: 'register', type: schema.type, version: schema.version, detail: { id: schema.id, mode: options.mode ?? 'BACKWARD', document } });
     return schema;
+  }
+
+  /**
+   * Re-applies what the audit trail records (registrations, deprecations, retirements) on top of the repository's
+   * schemas, so run-time changes survive a restart. Refuses a trail whose hash chain is broken.
+   */
+  async restore(): Promise<number> {
+    const verification = await this.audit.verify();
+    if (!verification.ok) {
+      throw new KeywayError(ErrorCode.AuditTampered, `the schema audit trail is broken at entry ${verification.brokenAt}: ${verification.reason}`, { details: verification });
+    }
+    const records = await this.audit.list();
+    for (const r of records) {
+      if (r.action === 'register') {
+        if (!this.get(r.type, r.version)) this.load(r.detail.document as JsonSchemaDocument, `audit entry ${r.seq}`, (r.detail.mode as CompatibilityMode | undefined) ?? 'NONE');
+      } else {
+        const entry = this.entry(r.type, r.version);
+        entry.schema.meta =
+          r.action === 'retire'
+            ? { ...entry.schema.meta, status: 'retired' }
+            : { ...entry.schema.meta, status: 'deprecated', sunset: String(r.detail.sunset), ...(typeof r.detail.replacement === 'string' ? { replacement: r.detail.replacement } : {}) };
+      }
+    }
+    return records.length;
   }
 
   async deprecate(type: string, version: number, options: { actor: string; sunset: string; replacement?: string }): Promise<RegisteredSchema> {
