@@ -1,7 +1,7 @@
 import { leavesAt, type Leaf } from './event-leaves.js';
 import type { LeafValue } from './types.js';
 
-const hasOwn = Object.prototype.hasOwnProperty;
+const hasOwn = (obj: object, key: string): boolean => Object.prototype.hasOwnProperty.call(obj, key);
 
 /** How a path resolved in the current event. */
 export const enum Resolved {
@@ -51,7 +51,7 @@ export class PathSlot {
       for (let j = 0; j < dotted.length; j++) if (obj[dotted[j] as string] !== undefined) return this.slow(event);
       const key = segments[i] as string;
       cur = obj[key];
-      if (cur === undefined || (this.inherited[i] === true && !hasOwn.call(obj, key))) return this.set(Resolved.Absent);
+      if (cur === undefined || (this.inherited[i] === true && !hasOwn(obj, key))) return this.set(Resolved.Absent);
     }
     if (cur === null || typeof cur === 'string' || typeof cur === 'number' || typeof cur === 'boolean') {
       this.single = cur;
