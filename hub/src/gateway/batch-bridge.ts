@@ -1,0 +1,127 @@
+import { ErrorCode, describeError, type Logger } from '@keyway/shared';
+import type { PublishEntryResult } from '@keyway/shared/client';
+import type { GatewayMetrics } from './metrics.js';
+import type { GatewayBus } from './types.js';
+import { BatchMessage, WIRE_VERSION, type AckMessage, type RejectedEvent } from './wire.js';
+
+/** Bus.publishAs takes at most this many entries per call (PutEvents' limit). */
+const BUS_CHUNK = 10;
+
+/** Rejections that mean "not stored, try again later"; everything else is refused for good. */
+const TRANSIENT = new Set<string>([ErrorCode.Unavailable, ErrorCode.Internal, ErrorCode.Timeout]);
+
+export interface BatchBridgeDeps {
+  bus: GatewayBus;
+  account: string;
+  metrics: GatewayMetrics;
+  log: Logger;
+  maxBatchBytes: number;
+  maxBatchEvents: number;
+}
+
+/** The ack to send for one batch, without its signed time. */
+export type BatchOutcome = Omit<AckMessage, 'time'>;
+
+function refusal(upTo: number, code: string, message: string): BatchOutcome {
+  return { v: WIRE_VERSION, upTo, error: { code, message } };
+}
+
+/**
+ * Bridges one `up/events` batch onto the bus. A batch that is too large, not JSON or not a batch is refused whole
+ * (an ack without progress, carrying the reason). Otherwise every event is checked to speak for this device and
+ * carry the id `<deviceId>-<seq>`, so the bus's source+id dedup is dedup by device and sequence; the events go to
+ * the bus in order, ten at a time, and the ack covers a sequence only once everything before it is durable or
+ * refused for good. A transient bus failure stops the ack at the last durable sequence; the device resends the rest.
+ */
+export async function bridgeBatch(
+  deps: BatchBridgeDeps,
+  deviceId: string,
+  payload: Buffer,
+  ackedSoFar: number,
+): Promise<BatchOutcome> {
+  const { metrics } = deps;
+  if (payload.length > deps.maxBatchBytes) {
+    metrics.batches.inc({ result: 'too-large' });
+    return refusal(ackedSoFar, ErrorCode.BatchTooLarge, `the batch is ${payload.length} bytes; send at most ${deps.maxBatchBytes} bytes per batch`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(payload.toString('utf8'));
+  } catch (error) {
+    metrics.batches.inc({ result: 'malformed' });
+    return refusal(ackedSoFar, ErrorCode.MalformedJson, `the batch is not JSON (${describeError(error)}); send the outbox batch as UTF-8 JSON`);
+  }
+  const parsed = BatchMessage.safeParse(raw);
+  if (!parsed.success) {
+    metrics.batches.inc({ result: 'malformed' });
+    const issue = parsed.error.issues[0];
+    const where = issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unknown';
+    return refusal(ackedSoFar, ErrorCode.InvalidInput, `the batch does not match wire version ${WIRE_VERSION} (${where})`);
+  }
+  const batch = parsed.data;
+  if (batch.deviceId !== deviceId) {
+    metrics.batches.inc({ result: 'wrong-device' });
+    return refusal(ackedSoFar, ErrorCode.Unauthorized, `the batch names device ${batch.deviceId} but arrived on ${deviceId}'s topic; a device speaks only for itself`);
+  }
+  if (batch.events.length > deps.maxBatchEvents) {
+    metrics.batches.inc({ result: 'too-large' });
+    return refusal(ackedSoFar, ErrorCode.BatchTooLarge, `the batch holds ${batch.events.length} events; send at most ${deps.maxBatchEvents} per batch`);
+  }
+
+  const source = `keyway://device/${deviceId}`;
+  const rejected: RejectedEvent[] = [];
+  const toPublish: { seq: number; event: Record<string, unknown> }[] = [];
+  let previous = -1;
+  for (const item of batch.events) {
+    if (item.seq <= previous) {
+      metrics.batches.inc({ result: 'malformed' });
+      return refusal(ackedSoFar, ErrorCode.InvalidInput, `sequences in a batch must increase; ${item.seq} follows ${previous}`);
+    }
+    previous = item.seq;
+    const { source: eventSource, id } = item.event;
+    if (eventSource !== source) {
+      rejected.push({ seq: item.seq, code: ErrorCode.Unauthorized, message: `event source must be ${source}; a device cannot speak for another` });
+    } else if (id !== `${deviceId}-${item.seq}`) {
+      rejected.push({ seq: item.seq, code: ErrorCode.InvalidInput, message: `event id must be ${deviceId}-${item.seq} so the hub can deduplicate by sequence` });
+    } else {
+      toPublish.push(item);
+    }
+  }
+
+  // The highest sequence below which everything is durable or refused for good.
+  let durableUpTo = batch.toSeq;
+  let transient: { code: string; message: string } | undefined;
+  for (let i = 0; i < toPublish.length && !transient; i += BUS_CHUNK) {
+    const chunk = toPublish.slice(i, i + BUS_CHUNK);
+    let results: PublishEntryResult[];
+    try {
+      results = await deps.bus.publishAs(deps.account, chunk.map((c) => c.event));
+    } catch (error) {
+      results = chunk.map(() => ({ status: 'rejected' as const, error: { code: ErrorCode.Unavailable, message: describeError(error) } }));
+    }
+    for (let j = 0; j < chunk.length; j += 1) {
+      const item = chunk[j]!;
+      const r = results[j] ?? { status: 'rejected' as const, error: { code: ErrorCode.Internal, message: 'the bus returned no result' } };
+      if (r.status === 'rejected' && TRANSIENT.has(r.error.code)) {
+        transient = r.error;
+        durableUpTo = Math.min(durableUpTo, item.seq - 1);
+        break;
+      }
+      metrics.events.inc({ result: r.status });
+      if (r.status === 'rejected') rejected.push({ seq: item.seq, code: r.error.code, message: r.error.message.slice(0, 500) });
+    }
+  }
+  // A refused-for-good event after a transient failure is reported again on the resend, not now.
+  const finalRejected = rejected.filter((r) => r.seq <= durableUpTo).sort((a, b) => a.seq - b.seq);
+  if (finalRejected.length > 0) {
+    deps.log.warn({ deviceId, rejected: finalRejected }, 'device events refused for good');
+  }
+  const upTo = Math.max(ackedSoFar, durableUpTo < batch.fromSeq ? ackedSoFar : durableUpTo);
+  metrics.batches.inc({ result: transient ? 'partial' : 'acked' });
+  return {
+    v: WIRE_VERSION,
+    upTo,
+    ...(finalRejected.length > 0 ? { rejected: finalRejected } : {}),
+    ...(transient ? { error: { code: transient.code, message: `events from ${durableUpTo + 1} were not stored: ${transient.message}; resend them` } } : {}),
+  };
+}
