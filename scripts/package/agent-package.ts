@@ -12,7 +12,7 @@ export const REAL_AGENT_ENTRY = join(REPO_ROOT, 'agent', 'src', 'cli', 'main.ts'
 export const PROBE_ENTRY = join(REPO_ROOT, 'scripts', 'package', 'fixtures', 'agent-probe.ts');
 
 /** The controller files shipped in every tarball (unit, install/upgrade scripts, example config, docs). */
-const DEPLOY_FILES = ['keyway-agent.service', 'install.sh', 'agent.env.example', 'README-flashing.md'];
+const DEPLOY_FILES = ['keyway-agent.service', 'install.sh', 'agent.example.json', 'README-flashing.md'];
 
 export interface PackageOptions {
   targets: readonly Target[];
