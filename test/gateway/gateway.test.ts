@@ -1,0 +1,127 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { MqttClient } from 'mqtt';
+import { verifyTime } from '@keyway/shared/grants';
+import { batch, collect, connectDevice, range, startGatewayHub, waitFor, type GatewayHub } from './helpers.js';
+
+describe('device gateway (embedded broker)', () => {
+  let hub: GatewayHub;
+  const clients: MqttClient[] = [];
+
+  beforeEach(async () => {
+    hub = await startGatewayHub();
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+    await hub.close();
+  });
+
+  async function device(id: string, vendor?: string): Promise<{ client: MqttClient; acks: Record<string, unknown>[] }> {
+    const token = await hub.provision(id, vendor);
+    const client = await connectDevice(hub.url, id, token);
+    clients.push(client);
+    const acks = await collect(client, `keyway/v1/d/${id}/down/ack`);
+    return { client, acks };
+  }
+
+  it("lands a device's batch on the bus and acks up to its last sequence with hub-signed time", async () => {
+    const { client, acks } = await device('garage-1');
+    await client.publishAsync('keyway/v1/d/garage-1/up/events', batch('garage-1', range(1, 25)), { qos: 1 });
+    await waitFor(() => acks.length === 1, 5_000, 'the ack');
+    expect(acks[0]).toMatchObject({ v: 1, upTo: 25 });
+    expect(acks[0]!.rejected).toBeUndefined();
+    const claims = await verifyTime(acks[0]!.time as string, hub.publicKey, { deviceId: 'garage-1' });
+    expect(Math.abs(claims.t - Date.now())).toBeLessThan(5_000);
+    await waitFor(() => hub.ofType('keyway.device.Heartbeat').length === 25, 5_000, 'delivery of 25 heartbeats');
+    expect(hub.ofType('keyway.device.Heartbeat').map((e) => e.id)).toEqual(range(1, 25).map((s) => `garage-1-${s}`));
+  });
+
+  it('acks a redelivered batch again without delivering its events twice', async () => {
+    const { client, acks } = await device('garage-1');
+    const payload = batch('garage-1', range(1, 12));
+    await client.publishAsync('keyway/v1/d/garage-1/up/events', payload, { qos: 1 });
+    await waitFor(() => acks.length === 1, 5_000, 'first ack');
+    await client.publishAsync('keyway/v1/d/garage-1/up/events', payload, { qos: 1 });
+    await waitFor(() => acks.length === 2, 5_000, 'second ack');
+    expect(acks.map((a) => a.upTo)).toEqual([12, 12]);
+    await waitFor(() => hub.ofType('keyway.device.Heartbeat').length >= 12, 5_000, 'delivery');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(hub.ofType('keyway.device.Heartbeat')).toHaveLength(12);
+  });
+
+  it('refuses the CONNECT of an unknown device and of a wrong token, and raises UnauthorizedExchangeDetected', async () => {
+    const token = await hub.provision('garage-1');
+    await expect(connectDevice(hub.url, 'garage-404', token)).rejects.toThrow(/Not authorized|Bad username/i);
+    await expect(connectDevice(hub.url, 'garage-1', 'not-the-token')).rejects.toThrow(/Bad username|Not authorized/i);
+    await waitFor(() => hub.ofType('keyway.platform.UnauthorizedExchangeDetected').length === 2, 5_000, 'two detections');
+    const kinds = hub.ofType('keyway.platform.UnauthorizedExchangeDetected').map((e) => (e.data as { kind: string; deviceId: string }));
+    expect(kinds).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'unknown-device', deviceId: 'garage-404' }), expect.objectContaining({ kind: 'unknown-device', deviceId: 'garage-1' })]));
+  });
+
+  it("refuses a device subscribing to another device's topics and raises UnauthorizedExchangeDetected", async () => {
+    const { client } = await device('garage-1');
+    // mqtt.js turns a SUBACK failure (0x80) into a rejection.
+    await expect(client.subscribeAsync('keyway/v1/d/garage-2/down/cmd', { qos: 1 })).rejects.toThrow(/Subscribe error/);
+    await expect(client.subscribeAsync('keyway/v1/d/+/up/events', { qos: 1 })).rejects.toThrow(/Subscribe error/);
+    expect(client.connected).toBe(true);
+    await expect(client.subscribeAsync('keyway/v1/d/garage-1/down/cmd', { qos: 1 })).resolves.toEqual([{ topic: 'keyway/v1/d/garage-1/down/cmd', qos: 1 }]);
+    await waitFor(() => hub.ofType('keyway.platform.UnauthorizedExchangeDetected').length >= 1, 5_000, 'the detection');
+    expect(hub.ofType('keyway.platform.UnauthorizedExchangeDetected')[0]!.data).toMatchObject({ kind: 'device-topic', deviceId: 'garage-1', topic: 'keyway/v1/d/garage-2/down/cmd' });
+  });
+
+  it("refuses a device publishing under another device's id: nothing reaches the bus and a detection is raised", async () => {
+    const victim = await device('garage-2');
+    const { client } = await device('garage-1');
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    client.publish('keyway/v1/d/garage-2/up/events', batch('garage-2', range(1, 3)), { qos: 1 });
+    await closed;
+    await waitFor(() => hub.ofType('keyway.platform.UnauthorizedExchangeDetected').length >= 1, 5_000, 'the detection');
+    expect(hub.ofType('keyway.platform.UnauthorizedExchangeDetected')[0]!.data).toMatchObject({ kind: 'device-topic', deviceId: 'garage-1', topic: 'keyway/v1/d/garage-2/up/events' });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(hub.ofType('keyway.device.Heartbeat')).toHaveLength(0);
+    expect(victim.acks).toHaveLength(0);
+  });
+
+  it('refuses events in an own-topic batch whose source names another device, and stores the rest', async () => {
+    const { client, acks } = await device('garage-1');
+    const payload = batch('garage-1', range(1, 3), (seq) => ({ ...heartbeatFor('garage-1', seq), ...(seq === 2 ? { source: 'keyway://device/garage-2' } : {}) }));
+    await client.publishAsync('keyway/v1/d/garage-1/up/events', payload, { qos: 1 });
+    await waitFor(() => acks.length === 1, 5_000, 'the ack');
+    expect(acks[0]).toMatchObject({ upTo: 3, rejected: [{ seq: 2, code: 'UNAUTHORIZED' }] });
+    await waitFor(() => hub.ofType('keyway.device.Heartbeat').length === 2, 5_000, 'two heartbeats');
+  });
+
+  it('refuses a malformed and an oversized batch (over 500 events, over 1 MiB) with a reason while another device keeps being acked', async () => {
+    const bad = await device('garage-1');
+    const good = await device('garage-2');
+    await bad.client.publishAsync('keyway/v1/d/garage-1/up/events', '{"v":1,"deviceId":', { qos: 1 });
+    await bad.client.publishAsync('keyway/v1/d/garage-1/up/events', batch('garage-1', range(1, 501)), { qos: 1 });
+    await bad.client.publishAsync('keyway/v1/d/garage-1/up/events', JSON.stringify({ v: 1, deviceId: 'garage-1', fromSeq: 1, toSeq: 1, events: 'x'.repeat(1024 * 1024) }), { qos: 1 });
+    await good.client.publishAsync('keyway/v1/d/garage-2/up/events', batch('garage-2', range(1, 5)), { qos: 1 });
+    await waitFor(() => bad.acks.length === 3 && good.acks.length === 1, 5_000, 'three refusals and one ack');
+    expect(bad.acks.map((a) => [a.upTo, (a.error as { code: string }).code])).toEqual([
+      [0, 'MALFORMED_JSON'],
+      [0, 'BATCH_TOO_LARGE'],
+      [0, 'BATCH_TOO_LARGE'],
+    ]);
+    expect(good.acks[0]).toMatchObject({ upTo: 5 });
+    expect(bad.client.connected).toBe(true);
+    await waitFor(() => hub.ofType('keyway.device.Heartbeat').length === 5, 5_000, "the good device's events");
+    expect(hub.ofType('keyway.device.Heartbeat').every((e) => e.source === 'keyway://device/garage-2')).toBe(true);
+  });
+
+  it('reports schema-invalid events as rejected in the ack without blocking the sequence', async () => {
+    const { client, acks } = await device('garage-1');
+    const payload = batch('garage-1', range(1, 4), (seq) => {
+      const e = heartbeatFor('garage-1', seq);
+      return seq === 3 ? { ...e, data: { deviceId: 'garage-1', uptimeS: -5, at: 'yesterday' } } : e;
+    });
+    await client.publishAsync('keyway/v1/d/garage-1/up/events', payload, { qos: 1 });
+    await waitFor(() => acks.length === 1, 5_000, 'the ack');
+    expect(acks[0]).toMatchObject({ upTo: 4, rejected: [{ seq: 3, code: 'VALIDATION_FAILED' }] });
+    await waitFor(() => hub.ofType('keyway.device.Heartbeat').length === 3, 5_000, 'three heartbeats');
+  });
+});
+
+function heartbeatFor(deviceId: string, seq: number): Record<string, unknown> {
+  return JSON.parse(batch(deviceId, [seq])).events[0].event as Record<string, unknown>;
+}
