@@ -1,0 +1,4 @@
+export * from './access-handler.js';
+export * from './agent.js';
+export * from './door-events.js';
+export * from './status-file.js';

@@ -1,0 +1,133 @@
+import mqtt from 'mqtt';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { generateHubKeyPair, hashPin, signCommand, signGrant, type CommandClaims } from '@keyway/shared/grants';
+import { HubAckResponder } from '../../agent/src/sync/test-support/hub-responder.js';
+import { startAgentHarness, type AgentHarness } from './support/agent-harness.js';
+import { startAedes, type TestBroker } from './support/brokers.js';
+
+const hub = generateHubKeyPair();
+
+async function until(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('the agent against a real broker and a simulated garage', () => {
+  let broker: TestBroker;
+  let responder: HubAckResponder;
+  let harness: AgentHarness | undefined;
+  let hubClient: mqtt.MqttClient;
+  const results: Array<Record<string, unknown>> = [];
+
+  beforeEach(async () => {
+    broker = await startAedes();
+    responder = new HubAckResponder({ url: broker.url, hubPrivateKey: hub.privateKey });
+    await responder.start();
+    hubClient = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
+    results.length = 0;
+    hubClient.on('message', (_t, p) => results.push(JSON.parse(p.toString()) as Record<string, unknown>));
+    await hubClient.subscribeAsync('keyway/v1/d/garage-1/up/cmd-result', { qos: 1 });
+  });
+  afterEach(async () => {
+    await harness?.dispose();
+    harness = undefined;
+    await hubClient.endAsync();
+    await responder.stop();
+    await broker.stop();
+  });
+
+  const types = (): string[] => (responder.received.get('garage-1') ?? []).map((e) => e.type);
+  const nowS = (): number => Math.floor(Date.now() / 1000);
+  const command = (over: Partial<CommandClaims> = {}): CommandClaims => ({ jti: `c-${Math.random()}`, aud: 'garage-1', iat: nowS(), exp: nowS() + 60, action: 'open', grantId: 'g-1', ...over });
+  const sendCommand = async (token: string): Promise<void> => {
+    await hubClient.publishAsync('keyway/v1/d/garage-1/down/cmd', token, { qos: 1 });
+  };
+
+  it('learns trusted time from the hub, then opens the door for a signed command carrying a valid grant', async () => {
+    harness = await startAgentHarness(broker.url, hub);
+    const { agent, garage } = harness;
+    await until(() => agent.internals.clock.status().bounded);
+    const grant = await signGrant({ jti: 'g-1', aud: 'garage-1', sub: 'courier-7', nbf: nowS() - 60, exp: nowS() + 3600, actions: ['open'], maxUses: 1 }, hub.privateKey);
+    await sendCommand(await signCommand(command({ jti: 'c-open', grant }), hub.privateKey));
+    await until(() => results.some((r) => r.commandId === 'c-open'));
+    expect(results.find((r) => r.commandId === 'c-open')).toMatchObject({ status: 'ok', data: { action: 'open', state: 'open' } });
+    expect(garage.door.position).toBe(1);
+    await until(() => types().includes('keyway.access.GrantUsed') && types().filter((t) => t === 'keyway.device.DoorStateChanged').length >= 2);
+    expect(types()).toContain('keyway.device.CommandAccepted');
+    // The same grant has no use left: a second command is refused with AccessDenied(exhausted).
+    await sendCommand(await signCommand(command({ jti: 'c-again' }), hub.privateKey));
+    await until(() => results.some((r) => r.commandId === 'c-again'));
+    expect(results.find((r) => r.commandId === 'c-again')).toMatchObject({ status: 'error', error: { reason: 'grant-invalid' } });
+    await until(() => types().includes('keyway.access.AccessDenied'));
+  });
+
+  it('refuses forged, expired, replayed and other-device commands, each as a CommandRejected event and an error result', async () => {
+    harness = await startAgentHarness(broker.url, hub);
+    await until(() => harness!.agent.internals.clock.status().bounded);
+    const forger = generateHubKeyPair();
+    const grant = await signGrant({ jti: 'g-1', aud: 'garage-1', sub: 'courier-7', nbf: nowS() - 60, exp: nowS() + 3600, actions: ['open', 'close'], maxUses: 5 }, hub.privateKey);
+    await sendCommand(await signCommand(command({ jti: 'c-forged' }), forger.privateKey));
+    await sendCommand(await signCommand(command({ jti: 'c-expired', iat: nowS() - 900, exp: nowS() - 600 }), hub.privateKey));
+    await sendCommand(await signCommand(command({ jti: 'c-other', aud: 'garage-2' }), hub.privateKey));
+    const good = await signCommand(command({ jti: 'c-once', action: 'stop', grantId: undefined, grant }), hub.privateKey);
+    await sendCommand(good);
+    await until(() => results.some((r) => r.commandId === 'c-once'));
+    await sendCommand(good);
+    await until(() => results.filter((r) => r.commandId === 'c-once').length === 2);
+    const reasonOf = (id: string): unknown => (results.find((r) => r.commandId === id && r.status === 'error')?.error as { reason?: string } | undefined)?.reason;
+    expect(reasonOf('c-forged')).toBe('forged');
+    expect(reasonOf('c-expired')).toBe('expired');
+    expect(reasonOf('c-other')).toBe('wrong-device');
+    expect(reasonOf('c-once')).toBe('replayed');
+    await until(() => types().filter((t) => t === 'keyway.device.CommandRejected').length === 4);
+    expect(harness.garage.door.position).toBe(0);
+  });
+
+  it('a keypad PIN opens the door while the network is down, and the events reach the hub after reconnecting', async () => {
+    harness = await startAgentHarness(broker.url, hub);
+    const { agent, keypad, garage } = harness;
+    await until(() => agent.internals.clock.status().bounded);
+    const grantToken = await signGrant({ jti: 'g-pin', aud: 'garage-1', sub: 'courier-7', nbf: nowS() - 60, exp: nowS() + 3600, actions: ['open'], maxUses: 3, pinHash: await hashPin('482913') }, hub.privateKey);
+    await hubClient.publishAsync('keyway/v1/d/garage-1/down/grants', JSON.stringify({ v: 1, grants: [grantToken] }), { qos: 1 });
+    await until(() => agent.internals.grants.list().length === 1);
+    const port = broker.port;
+    await responder.stop();
+    await hubClient.endAsync();
+    await broker.stop();
+    await until(() => !agent.internals.connector.connected);
+    const before = responder.count('garage-1');
+    keypad.type('000000');
+    keypad.type('482913');
+    await until(() => garage.door.position === 1, 5_000);
+    const depth = agent.internals.outbox.stats().depth;
+    expect(depth).toBeGreaterThanOrEqual(4);
+    broker = await startAedes(port);
+    responder = new HubAckResponder({ url: broker.url, hubPrivateKey: hub.privateKey });
+    await responder.start();
+    hubClient = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
+    await until(() => types().includes('keyway.device.KeypadEntry') && types().includes('keyway.access.GrantUsed'), 15_000);
+    const got = responder.received.get('garage-1') ?? [];
+    expect(got.filter((e) => e.type === 'keyway.access.AccessDenied')).toHaveLength(1);
+    expect(before).toBeGreaterThan(0);
+  });
+
+  it('a graceful stop releases the relay, publishes offline and closes the database', async () => {
+    harness = await startAgentHarness(broker.url, hub);
+    const { agent, garage } = harness;
+    await until(() => agent.internals.connector.connected);
+    const status: string[] = [];
+    hubClient.on('message', (t, p) => {
+      if (t.endsWith('/status')) status.push(p.toString());
+    });
+    await hubClient.subscribeAsync('keyway/v1/d/garage-1/status', { qos: 1 });
+    await until(() => status.some((s) => s.includes('"online":true')));
+    await agent.stop();
+    await until(() => status.some((s) => s.includes('"online":false')));
+    expect(garage.chip.level(garage.pins.relay)).toBe(0);
+    expect(() => agent.internals).toThrow(/not started/);
+    harness = { ...harness, dispose: async () => garage.dispose() };
+  });
+});
