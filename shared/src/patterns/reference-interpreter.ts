@@ -8,6 +8,10 @@ import { valueMatches } from './value-match.js';
  * chosen leaves agree on their array positions; fields that allow absence are satisfied when no leaf
  * at their path agrees with the chosen ones. Slow but plainly correct; testPattern uses it and
  * the property tests hold the compiled RuleMatcher to it.
+ *
+ * Order matters only for fields that allow absence (exists:false, alone or with other values):
+ * they are decided after every other field, in path order, each against the array positions
+ * chosen so far. The compiled matcher uses the same order.
  */
 
 function fieldOrder(f: FieldCondition): number {
@@ -16,7 +20,9 @@ function fieldOrder(f: FieldCondition): number {
 }
 
 function branchMatches(branch: Branch, event: unknown): boolean {
-  const fields = [...branch].sort((a, b) => fieldOrder(a) - fieldOrder(b));
+  const fields = [...branch].sort(
+    (a, b) => fieldOrder(a) - fieldOrder(b) || (fieldOrder(a) === 0 ? 0 : a.path < b.path ? -1 : a.path > b.path ? 1 : 0),
+  );
   const leaves: Leaf[][] = fields.map((f) => leavesAt(event, f.segments));
   const search = (i: number, m: Membership | null): boolean => {
     if (i === fields.length) return true;
