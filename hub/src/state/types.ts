@@ -71,6 +71,10 @@ export interface DeliveryRecord {
   commandId: string | null;
   closeAttempts: number;
   failureReason: string | null;
+  /** When the current step times out (door did not open / close), checked by a sweeper; durable across restarts. */
+  deadline: number | null;
+  /** Events of the last step not yet confirmed by the bus (a transactional outbox: no dual write is lost). */
+  outbox: unknown[];
   /** Compare-and-set version: two writers never advance one delivery twice. */
   version: number;
   createdAt: number;

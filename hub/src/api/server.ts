@@ -1,0 +1,77 @@
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { ErrorCode, KeywayError, createLogger } from '@keyway/shared';
+import { hashApiKey } from '../bus/ingest.js';
+import type { ApiContext } from './context.js';
+import { errorBodySchema, httpStatus, type ErrorBody } from './errors.js';
+import { deliveryRoutes } from './routes-deliveries.js';
+import { deviceRoutes } from './routes-devices.js';
+import { apiKeyOf, eventRoutes } from './routes-events.js';
+import { opsRoutes } from './routes-ops.js';
+import { schemaRoutes } from './routes-schemas.js';
+import { subscriberRoutes } from './routes-subscribers.js';
+
+const PUBLIC = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
+
+/** Builds the hub's HTTP API (Fastify) with its OpenAPI document at /openapi.json. Call `listen` on the result. */
+export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
+  const log: FastifyBaseLogger = createLogger('api');
+  const app = Fastify({
+    loggerInstance: log,
+    disableRequestLogging: true,
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+  });
+  app.decorateRequest('account', undefined);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Keyway hub API', version: '1.0.0', description: 'Accounts, devices, grants, deliveries, subscribers and schemas of the Keyway hub.' },
+      components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } } },
+      security: [{ apiKey: [] }],
+    },
+  });
+
+  app.addHook('onRequest', async (request) => {
+    const path = request.url.split('?')[0] ?? '';
+    if (PUBLIC.has(path)) return;
+    const key = apiKeyOf(request.headers);
+    if (!key) return;
+    request.account = await ctx.busStore.accountForKey(hashApiKey(key));
+    if (request.account === undefined) throw new KeywayError(ErrorCode.Unauthenticated, 'the API key is unknown or revoked');
+  });
+
+  app.setErrorHandler((error: FastifyError | KeywayError, request, reply) => {
+    let body: ErrorBody;
+    let status: number;
+    if (error instanceof KeywayError) {
+      status = httpStatus(error);
+      body = { error: error.toJSON() };
+    } else if (error.validation) {
+      status = 400;
+      body = { error: { code: ErrorCode.InvalidInput, message: `request ${error.validationContext ?? ''} is invalid: ${error.message}`, details: { issues: error.validation } } };
+    } else if (error.statusCode !== undefined && error.statusCode < 500) {
+      status = error.statusCode;
+      const code = error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? ErrorCode.MalformedJson : status === 413 ? ErrorCode.BatchTooLarge : ErrorCode.InvalidInput;
+      body = { error: { code, message: error.message } };
+    } else {
+      status = 500;
+      body = { error: { code: ErrorCode.Internal, message: 'internal error; the hub logged it' } };
+      request.log.error({ err: error, url: request.url }, 'request failed');
+    }
+    if (status < 500) request.log.info({ status, code: body.error.code, url: request.url, account: request.account }, body.error.message);
+    void reply.code(status).send(body);
+  });
+
+  app.addSchema({ $id: 'Error', ...errorBodySchema });
+  eventRoutes(app, ctx);
+  schemaRoutes(app, ctx);
+  deviceRoutes(app, ctx);
+  deliveryRoutes(app, ctx);
+  subscriberRoutes(app, ctx);
+  opsRoutes(app, ctx);
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,58 @@
+import fs from 'node:fs';
+import { z } from 'zod';
+import { ErrorCode, KeywayError } from '@keyway/shared';
+import type { HubConfig } from './hub.js';
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+/** Environment variables the hub reads (the container is configured only through these). */
+export const HubEnv = z.object({
+  KEYWAY_DATA_DIR: z.string().min(1).default('./.data/hub'),
+  KEYWAY_HTTP_HOST: z.string().default('127.0.0.1'),
+  KEYWAY_HTTP_PORT: port.default(8080),
+  KEYWAY_MQTT_HOST: z.string().default('127.0.0.1'),
+  KEYWAY_MQTT_PORT: port.default(1883),
+  KEYWAY_MQTT_TLS_PORT: port.optional(),
+  KEYWAY_MQTT_TLS_KEY_FILE: z.string().optional(),
+  KEYWAY_MQTT_TLS_CERT_FILE: z.string().optional(),
+  KEYWAY_MQTT_TLS_CA_FILE: z.string().optional(),
+  /** When set, devices connect to this external broker instead of the embedded one, e.g. mqtt://mosquitto:1883. */
+  KEYWAY_MQTT_EXTERNAL_URL: z.string().url().optional(),
+  KEYWAY_MQTT_EXTERNAL_USERNAME: z.string().optional(),
+  KEYWAY_MQTT_EXTERNAL_PASSWORD: z.string().optional(),
+  KEYWAY_MQTT_SHARE_GROUP: z.string().optional(),
+  KEYWAY_ADMIN_API_KEY: z.string().min(20).optional(),
+  KEYWAY_HUB_PRIVATE_KEY_FILE: z.string().optional(),
+  KEYWAY_SUBSCRIBERS_FILE: z.string().optional(),
+});
+
+/** Reads the hub's configuration from the environment; every error names the variable, its value and what is allowed. */
+export function hubConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfig {
+  const parsed = HubEnv.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${String(i.path[0])}=${JSON.stringify(env[String(i.path[0])])}: ${i.message}`);
+    throw new KeywayError(ErrorCode.ConfigInvalid, `hub configuration is invalid: ${problems.join('; ')}`, { details: { problems } });
+  }
+  const e = parsed.data;
+  const read = (file: string | undefined): string | undefined => (file ? fs.readFileSync(file, 'utf8') : undefined);
+  const tls =
+    e.KEYWAY_MQTT_TLS_PORT !== undefined && e.KEYWAY_MQTT_TLS_KEY_FILE && e.KEYWAY_MQTT_TLS_CERT_FILE
+      ? { port: e.KEYWAY_MQTT_TLS_PORT, key: read(e.KEYWAY_MQTT_TLS_KEY_FILE)!, cert: read(e.KEYWAY_MQTT_TLS_CERT_FILE)!, ...(e.KEYWAY_MQTT_TLS_CA_FILE ? { ca: read(e.KEYWAY_MQTT_TLS_CA_FILE)!, requestCert: true } : {}) }
+      : undefined;
+  return {
+    dataDir: e.KEYWAY_DATA_DIR,
+    http: { host: e.KEYWAY_HTTP_HOST, port: e.KEYWAY_HTTP_PORT },
+    mqtt: e.KEYWAY_MQTT_EXTERNAL_URL
+      ? {
+          kind: 'external',
+          url: e.KEYWAY_MQTT_EXTERNAL_URL,
+          ...(e.KEYWAY_MQTT_EXTERNAL_USERNAME ? { username: e.KEYWAY_MQTT_EXTERNAL_USERNAME } : {}),
+          ...(e.KEYWAY_MQTT_EXTERNAL_PASSWORD ? { password: e.KEYWAY_MQTT_EXTERNAL_PASSWORD } : {}),
+          ...(e.KEYWAY_MQTT_SHARE_GROUP ? { shareGroup: e.KEYWAY_MQTT_SHARE_GROUP } : {}),
+        }
+      : { kind: 'embedded', host: e.KEYWAY_MQTT_HOST, port: e.KEYWAY_MQTT_PORT, ...(tls ? { tls } : {}) },
+    ...(e.KEYWAY_ADMIN_API_KEY ? { adminApiKey: e.KEYWAY_ADMIN_API_KEY } : {}),
+    ...(e.KEYWAY_HUB_PRIVATE_KEY_FILE ? { hubPrivateKeyPem: read(e.KEYWAY_HUB_PRIVATE_KEY_FILE)! } : {}),
+    ...(e.KEYWAY_SUBSCRIBERS_FILE ? { subscribersFile: e.KEYWAY_SUBSCRIBERS_FILE } : {}),
+  };
+}

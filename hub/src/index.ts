@@ -1,0 +1,2 @@
+export { Hub, SERVICE_ACCOUNTS, type HubConfig } from './hub.js';
+export { hubConfigFromEnv } from './config.js';

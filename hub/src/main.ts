@@ -1,0 +1,35 @@
+/**
+ * The hub's entry point (the container's too): configuration from environment variables, graceful shutdown on
+ * SIGTERM/SIGINT.
+ */
+import { createLogger, describeError } from '@keyway/shared';
+import { hubConfigFromEnv } from './config.js';
+import { Hub } from './hub.js';
+
+const log = createLogger('hub.main');
+
+async function main(): Promise<void> {
+  const hub = new Hub(hubConfigFromEnv());
+  await hub.start();
+  log.info({ api: hub.httpUrl, mqtt: hub.mqttUrl }, 'Keyway hub ready');
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    hub.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  log.fatal({ err: error }, `hub failed to start: ${describeError(error)}`);
+  process.exit(1);
+});

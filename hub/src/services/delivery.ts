@@ -1,0 +1,274 @@
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, KeywayError, createLogger, type EventEnvelope, type Logger } from '@keyway/shared';
+import { createEvent, type KeywayEvent, type Publisher } from '@keyway/shared/client';
+import type { DeliveryRecord, DeliveryState, HubStateStore } from '../state/types.js';
+import type { AccessService } from './access.js';
+import { ACTIVE_STATES, DEFAULT_TIMINGS, advance, fail, onCommandRejected, onDeadline, onDoorState, onObstruction, startClose, type Transition, type WorkflowTimings } from './delivery-steps.js';
+import type { DeviceDownlink } from './downlink.js';
+import { publishAll } from './publish.js';
+
+const SOURCE = 'keyway://service/delivery';
+
+export interface DeliveryServiceOptions {
+  state: HubStateStore;
+  /** Publishes as the `delivery` account. */
+  publisher: Publisher;
+  access: AccessService;
+  downlink: DeviceDownlink;
+  timings?: Partial<WorkflowTimings>;
+  /** How often deadlines are checked. Default 1 s. */
+  sweepIntervalMs?: number;
+  clock?: () => number;
+  logger?: Logger;
+}
+
+export interface ScheduleInput {
+  id?: string;
+  customerId: string;
+  deviceId: string;
+  courierId: string;
+  windowStart: number;
+  windowEnd: number;
+  parcelRef?: string;
+  /** A keypad PIN for the courier, for when the garage is offline. */
+  pin?: string;
+}
+
+export const DELIVERY_DEVICE_EVENT_TYPES = ['keyway.device.DoorStateChanged', 'keyway.device.ObstructionDetected', 'keyway.device.CommandRejected'] as const;
+type DeviceEventType = (typeof DELIVERY_DEVICE_EVENT_TYPES)[number];
+export type DeliveryDeviceEvent = { [T in DeviceEventType]: KeywayEvent<T> }[DeviceEventType];
+
+/**
+ * The delivery workflow: scheduled -> access granted -> courier arrived -> unlocking -> door open -> package placed ->
+ * closing -> completed, and its failure paths. State is durable and advanced with compare-and-set, every step's events
+ * sit in the record's outbox until the bus has them, and deadlines are swept from the store, so a hub restart
+ * mid-delivery picks up where it left off.
+ */
+export class DeliveryService {
+  private readonly clock: () => number;
+  private readonly log: Logger;
+  private readonly timings: WorkflowTimings;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+
+  constructor(private readonly options: DeliveryServiceOptions) {
+    this.clock = options.clock ?? Date.now;
+    this.log = options.logger ?? createLogger('service.delivery');
+    this.timings = { ...DEFAULT_TIMINGS, ...options.timings };
+  }
+
+  async start(): Promise<void> {
+    await this.flushOutboxes();
+    this.sweepTimer = setInterval(() => {
+      this.sweeping ??= this.sweep()
+        .catch((error: unknown) => this.log.error({ err: error }, 'delivery sweep failed'))
+        .finally(() => (this.sweeping = undefined));
+    }, this.options.sweepIntervalMs ?? 1_000);
+    this.sweepTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    await this.sweeping;
+  }
+
+  async schedule(input: ScheduleInput): Promise<DeliveryRecord> {
+    const device = await this.options.state.getDevice(input.deviceId);
+    if (!device) throw new KeywayError(ErrorCode.UnknownDevice, `device ${input.deviceId} is not provisioned`, { details: { deviceId: input.deviceId } });
+    if (!(input.windowEnd > input.windowStart)) throw new KeywayError(ErrorCode.InvalidInput, 'windowEnd must be after windowStart');
+    const now = this.clock();
+    const id = input.id ?? `d-${randomUUID()}`;
+    const scheduled: DeliveryRecord = {
+      id,
+      customerId: input.customerId,
+      deviceId: input.deviceId,
+      courierId: input.courierId,
+      windowStart: input.windowStart,
+      windowEnd: input.windowEnd,
+      parcelRef: input.parcelRef ?? null,
+      state: 'scheduled',
+      grantId: null,
+      commandId: null,
+      closeAttempts: 0,
+      failureReason: null,
+      deadline: null,
+      outbox: [],
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+      timeline: [{ at: now, step: 'scheduled' }],
+    };
+    const event = createEvent(
+      'keyway.delivery.DeliveryScheduled',
+      {
+        deliveryId: id,
+        customerId: input.customerId,
+        deviceId: input.deviceId,
+        courierId: input.courierId,
+        windowStart: new Date(input.windowStart).toISOString(),
+        windowEnd: new Date(input.windowEnd).toISOString(),
+        ...(input.parcelRef ? { parcelRef: input.parcelRef } : {}),
+      },
+      { source: SOURCE, id: `${id}-1`, subject: input.deviceId },
+    );
+    await this.options.state.insertDelivery({ ...scheduled, outbox: [event] });
+    await this.flush({ ...scheduled, outbox: [event] });
+    const grant = await this.options.access.issueGrant({
+      deviceId: input.deviceId,
+      holder: input.courierId,
+      deliveryId: id,
+      validFrom: input.windowStart,
+      validUntil: input.windowEnd,
+      actions: ['open', 'close'],
+      maxUses: 6,
+      ...(input.pin ? { pin: input.pin } : {}),
+    });
+    const current = await this.mustGet(id);
+    return this.commit(current, { next: advance(current, 'access-granted', this.clock(), 'access granted', { grantId: grant.id }, { grantId: grant.id, hasPin: grant.hasPin }), effect: { kind: 'none' } });
+  }
+
+  async get(id: string): Promise<DeliveryRecord | undefined> {
+    return this.options.state.getDelivery(id);
+  }
+
+  async list(filter: { deviceId?: string; state?: DeliveryState }, page: { limit: number; after?: string }): Promise<DeliveryRecord[]> {
+    return this.options.state.listDeliveries(filter, page);
+  }
+
+  async courierArrived(id: string): Promise<DeliveryRecord> {
+    const d = await this.expect(id, ['access-granted']);
+    const now = this.clock();
+    const arrived = createEvent('keyway.delivery.CourierArrived', { deliveryId: id, courierId: d.courierId, deviceId: d.deviceId, at: new Date(now).toISOString() }, this.eventOptions(d));
+    if (!this.options.downlink.isOnline(d.deviceId)) {
+      const grant = d.grantId ? await this.options.state.getGrant(d.grantId) : undefined;
+      if (!grant?.hasPin) return this.commit(d, fail(d, 'device-offline', now, 'the garage is offline and the grant has no keypad PIN'), [arrived]);
+      return this.commit(d, { next: advance(d, 'courier-arrived', now, 'courier arrived', {}, { deviceOnline: false, use: 'keypad PIN' }), effect: { kind: 'none' } }, [arrived]);
+    }
+    return this.commit(d, { next: advance(d, 'courier-arrived', now, 'courier arrived', {}, { deviceOnline: true }), effect: { kind: 'none' } }, [arrived]);
+  }
+
+  async unlock(id: string): Promise<DeliveryRecord> {
+    const d = await this.expect(id, ['access-granted', 'courier-arrived']);
+    const now = this.clock();
+    if (now > d.windowEnd) return this.commit(d, fail(d, 'grant-expired', now, 'the delivery window has ended'));
+    if (!this.options.downlink.isOnline(d.deviceId)) return this.commit(d, fail(d, 'device-offline', now, 'the garage is offline; use the keypad PIN if the grant has one'));
+    const commandId = `c-${randomUUID()}`;
+    const unlockRequested = createEvent('keyway.delivery.UnlockRequested', { deliveryId: id, deviceId: d.deviceId, grantId: d.grantId ?? '', commandId, at: new Date(now).toISOString() }, this.eventOptions(d));
+    const t: Transition = { next: advance(d, 'unlocking', now, 'unlocking', { commandId, deadline: now + this.timings.openTimeoutMs }, { commandId }), effect: { kind: 'command', action: 'open' } };
+    return this.commit(d, t, [unlockRequested]);
+  }
+
+  async packagePlaced(id: string): Promise<DeliveryRecord> {
+    const d = await this.expect(id, ['door-open']);
+    const now = this.clock();
+    const placed = createEvent('keyway.delivery.PackagePlaced', { deliveryId: id, deviceId: d.deviceId, at: new Date(now).toISOString() }, this.eventOptions(d));
+    const t = startClose(advance(d, 'package-placed', now, 'package placed'), now, this.timings, 'closing after the warning');
+    return this.commit(d, t, [placed]);
+  }
+
+  /** Applies a device event to the device's active delivery; returns the delivery it moved, if any. */
+  async onDeviceEvent(event: DeliveryDeviceEvent): Promise<DeliveryRecord | undefined> {
+    const d = await this.activeFor(event.data.deviceId);
+    if (!d) return undefined;
+    const at = Date.parse(event.data.at);
+    let t: Transition | undefined;
+    switch (event.type) {
+      case 'keyway.device.DoorStateChanged':
+        t = onDoorState(d, event.data.state, at, this.timings);
+        break;
+      case 'keyway.device.ObstructionDetected':
+        t = event.data.during === 'closing' ? onObstruction(d, at, this.timings) : undefined;
+        break;
+      case 'keyway.device.CommandRejected':
+        t = onCommandRejected(d, event.data.commandId, event.data.reason, at);
+        break;
+    }
+    return t ? this.commit(d, t) : undefined;
+  }
+
+  /** Advances every delivery whose deadline passed. */
+  async sweep(): Promise<void> {
+    const now = this.clock();
+    for (const state of ['unlocking', 'door-open', 'package-placed', 'closing'] as const) {
+      for (const d of await this.options.state.listDeliveries({ state }, { limit: 1000 })) {
+        const t = onDeadline(d, now, this.timings);
+        if (t) await this.commit(d, t).catch((error: unknown) => this.log.warn({ err: error, deliveryId: d.id }, 'deadline step lost a race; retried next sweep'));
+      }
+    }
+  }
+
+  private async activeFor(deviceId: string): Promise<DeliveryRecord | undefined> {
+    const all = await this.options.state.listDeliveries({ deviceId }, { limit: 1000 });
+    return all.filter((d) => ACTIVE_STATES.has(d.state)).sort((a, b) => b.createdAt - a.createdAt)[0];
+  }
+
+  private eventOptions(d: DeliveryRecord): { source: string; id: string; subject: string } {
+    return { source: SOURCE, id: `${d.id}-${d.version + 1}`, subject: d.deviceId };
+  }
+
+  /**
+   * Writes the transition with compare-and-set (the stored version must be the one read), its events in the outbox;
+   * then publishes them, sends the command, and clears the outbox.
+   */
+  private async commit(current: DeliveryRecord, t: Transition, events: EventEnvelope[] = []): Promise<DeliveryRecord> {
+    const now = this.clock();
+    const emitted = t.emit ? [this.completionEvent(t, now)] : [];
+    const next: DeliveryRecord = { ...t.next, version: current.version + 1, outbox: [...events, ...emitted] };
+    if (!(await this.options.state.updateDelivery(next))) {
+      throw new KeywayError(ErrorCode.Conflict, `delivery ${current.id} changed meanwhile; read it again and retry`, { details: { deliveryId: current.id } });
+    }
+    if (t.effect.kind === 'command') {
+      await this.options.access.sendCommand(next.deviceId, t.effect.action, next.grantId ?? undefined, t.effect.action === 'open' ? (next.commandId ?? undefined) : undefined).catch((error: unknown) => {
+        // The deadline sweeper fails or retries the step; the command itself is never retried blindly.
+        this.log.warn({ err: error, deliveryId: next.id, action: t.effect }, 'could not send the command');
+      });
+    }
+    return this.flush(next);
+  }
+
+  private completionEvent(t: Transition, now: number): EventEnvelope {
+    const d = t.next;
+    const options = { source: SOURCE, id: `${d.id}-${d.version}-${t.emit}`, subject: d.deviceId };
+    if (t.emit === 'DeliveryCompleted') {
+      const arrived = d.timeline.find((e) => e.step === 'courier arrived')?.at ?? d.createdAt;
+      return createEvent('keyway.delivery.DeliveryCompleted', { deliveryId: d.id, deviceId: d.deviceId, completedAt: new Date(now).toISOString(), durationMs: Math.max(0, now - arrived) }, options);
+    }
+    const reason = (d.failureReason ?? 'cancelled') as KeywayEvent<'keyway.delivery.DeliveryFailed'>['data']['reason'];
+    const detail = d.timeline[d.timeline.length - 1]?.detail?.detail;
+    return createEvent('keyway.delivery.DeliveryFailed', { deliveryId: d.id, deviceId: d.deviceId, reason, ...(typeof detail === 'string' ? { detail } : {}), at: new Date(now).toISOString() }, options);
+  }
+
+  private async flush(d: DeliveryRecord): Promise<DeliveryRecord> {
+    if (d.outbox.length === 0) return d;
+    await publishAll(this.options.publisher, d.outbox as EventEnvelope[]);
+    const cleared = { ...d, outbox: [], version: d.version + 1 };
+    // Losing this race only means another writer moved on; the events are already on the bus (dedup makes a resend harmless).
+    return (await this.options.state.updateDelivery(cleared)) ? cleared : ((await this.options.state.getDelivery(d.id)) ?? cleared);
+  }
+
+  /** Publishes outboxes left by a crash between a state change and its publish. */
+  private async flushOutboxes(): Promise<void> {
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.options.state.listDeliveries({}, { limit: 500, ...(after ? { after } : {}) });
+      for (const d of page) if (d.outbox.length > 0) await this.flush(d);
+      if (page.length < 500) return;
+      after = page[page.length - 1]?.id;
+    }
+  }
+
+  private async mustGet(id: string): Promise<DeliveryRecord> {
+    const d = await this.options.state.getDelivery(id);
+    if (!d) throw new KeywayError(ErrorCode.NotFound, `delivery ${id} does not exist`, { details: { deliveryId: id } });
+    return d;
+  }
+
+  private async expect(id: string, states: DeliveryState[]): Promise<DeliveryRecord> {
+    const d = await this.mustGet(id);
+    if (!states.includes(d.state)) {
+      throw new KeywayError(ErrorCode.Conflict, `delivery ${id} is ${d.state}; this step needs it to be ${states.join(' or ')}`, { details: { deliveryId: id, state: d.state } });
+    }
+    return d;
+  }
+}

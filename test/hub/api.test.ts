@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEvent } from '@keyway/shared/client';
+import { startTestHub, type TestHub } from './start-hub.js';
+
+let t: TestHub;
+beforeAll(async () => {
+  t = await startTestHub();
+});
+afterAll(async () => {
+  await t.stop();
+});
+
+const at = new Date().toISOString();
+
+describe('the hub HTTP API', () => {
+  it('refuses a request without an API key, and one with an unknown key, with a typed error', async () => {
+    expect(await t.call('GET', '/v1/schemas', undefined, '')).toMatchObject({ status: 401, body: { error: { code: 'UNAUTHENTICATED' } } });
+    expect(await t.call('GET', '/v1/schemas', undefined, 'kw_not_a_key_at_all')).toMatchObject({ status: 401, body: { error: { code: 'UNAUTHENTICATED' } } });
+  });
+
+  it('serves health, readiness, metrics and an OpenAPI document without a key', async () => {
+    expect(await t.call('GET', '/healthz', undefined, '')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(await t.call('GET', '/readyz', undefined, '')).toMatchObject({ status: 200, body: { status: 'ready', checks: { bus: true, broker: true } } });
+    const metrics = await t.call('GET', '/metrics', undefined, '');
+    expect(metrics.status).toBe(200);
+    expect(String(metrics.body)).toMatch(/keyway_/);
+    const openapi = await t.call('GET', '/openapi.json', undefined, '');
+    expect(Object.keys(openapi.body.paths)).toEqual(expect.arrayContaining(['/v1/events', '/v1/deliveries', '/v1/devices', '/v1/grants', '/v1/subscribers/{name}/dlq', '/v1/schemas']));
+  });
+
+  it('publishes a batch with one result per entry; a bad entry fails alone and nothing of it is stored', async () => {
+    const created = await t.call('POST', '/v1/accounts', { name: 'delivery-app' });
+    expect(created.status).toBe(201);
+    const deliveryKey = (await t.call('POST', '/v1/accounts/delivery/keys')).body.apiKey as string;
+    const good = createEvent('keyway.delivery.PackagePlaced', { deliveryId: 'x-1', deviceId: 'garage-1', at }, { source: 'keyway://service/delivery', id: 'api-test-1' });
+    const bad = { ...good, id: 'api-test-2', data: { deliveryId: 'x-1' } };
+    const notOwned = createEvent('keyway.access.GrantRevoked', { grantId: 'g', deviceId: 'garage-1', revokedAt: at }, { source: 'keyway://service/delivery', id: 'api-test-3' });
+    const r = await t.call('POST', '/v1/events', { entries: [good, bad, notOwned, 'not json {'] }, deliveryKey);
+    expect(r.status).toBe(200);
+    expect(r.body.failedEntryCount).toBe(3);
+    expect(r.body.entries.map((e: { status: string; error?: { code: string } }) => e.error?.code ?? e.status)).toEqual(['accepted', 'VALIDATION_FAILED', 'UNAUTHORIZED', 'MALFORMED_JSON']);
+    const again = await t.call('POST', '/v1/events', { entries: [good] }, deliveryKey);
+    expect(again.body.entries[0].status).toBe('duplicate');
+  });
+
+  it('refuses an oversized batch and malformed JSON with clear codes', async () => {
+    const entries = Array.from({ length: 11 }, (_, i) => ({ id: String(i) }));
+    expect(await t.call('POST', '/v1/events', { entries })).toMatchObject({ status: 413, body: { error: { code: 'BATCH_TOO_LARGE' } } });
+    expect(await t.call('POST', '/v1/events', '{"entries": [')).toMatchObject({ status: 400, body: { error: { code: 'MALFORMED_JSON' } } });
+    expect(await t.call('POST', '/v1/events', { nope: 1 })).toMatchObject({ status: 400, body: { error: { code: 'INVALID_INPUT' } } });
+  });
+
+  it('provisions a device once per idempotency key and never returns its token hash', async () => {
+    const body = { deviceId: 'garage-api-1', customerId: 'cust-1' };
+    const first = await t.call('POST', '/v1/devices', body, t.admin, { 'idempotency-key': 'k-1' });
+    expect(first.status).toBe(201);
+    expect(first.body.mqtt.password).toMatch(/.{20,}/);
+    expect(first.body.hubPublicKeyPem).toMatch(/BEGIN PUBLIC KEY/);
+    const replay = await t.call('POST', '/v1/devices', body, t.admin, { 'idempotency-key': 'k-1' });
+    expect(replay.body).toEqual(first.body);
+    expect((await t.call('POST', '/v1/devices', body)).body.error.code).toBe('CONFLICT');
+    const listed = await t.call('GET', '/v1/devices?limit=1');
+    expect(listed.body.items[0]).not.toHaveProperty('tokenHash');
+  });
+
+  it('lets only the access account (or the platform) issue grants', async () => {
+    const notifyKey = (await t.call('POST', '/v1/accounts/notify/keys')).body.apiKey as string;
+    const grant = { deviceId: 'garage-api-1', holder: 'courier-1', validFrom: at, validUntil: new Date(Date.now() + 3600_000).toISOString() };
+    expect(await t.call('POST', '/v1/grants', grant, notifyKey)).toMatchObject({ status: 403, body: { error: { code: 'UNAUTHORIZED' } } });
+    const issued = await t.call('POST', '/v1/grants', grant);
+    expect(issued.status).toBe(201);
+    expect(issued.body.token.split('.')).toHaveLength(3);
+    const revoked = await t.call('POST', `/v1/grants/${issued.body.id}/revoke`, { reason: 'test' });
+    expect(revoked.body.revokedAt).toEqual(expect.any(Number));
+  });
+
+  it('schedules a delivery, which issues its grant, and pages through deliveries', async () => {
+    const windowEnd = new Date(Date.now() + 3600_000).toISOString();
+    for (const id of ['del-a', 'del-b', 'del-c']) {
+      const r = await t.call('POST', '/v1/deliveries', { id, customerId: 'cust-1', deviceId: 'garage-api-1', courierId: 'courier-1', windowStart: at, windowEnd });
+      expect(r.status).toBe(201);
+      expect(r.body.state).toBe('access-granted');
+    }
+    const page1 = await t.call('GET', '/v1/deliveries?limit=2');
+    expect(page1.body.items.map((d: { id: string }) => d.id)).toEqual(['del-a', 'del-b']);
+    const page2 = await t.call('GET', `/v1/deliveries?limit=2&after=${page1.body.next}`);
+    expect(page2.body).toMatchObject({ items: [{ id: 'del-c' }], next: null });
+    const timeline = await t.call('GET', '/v1/deliveries/del-a/timeline');
+    expect(timeline.body.timeline.map((e: { step: string }) => e.step)).toEqual(['scheduled', 'access granted']);
+    expect(await t.call('POST', '/v1/deliveries/del-a/package-placed')).toMatchObject({ status: 409, body: { error: { code: 'CONFLICT' } } });
+    expect(await t.call('GET', '/v1/deliveries/nope')).toMatchObject({ status: 404 });
+  });
+
+  it('lists schemas and refuses an incompatible registration with its problems', async () => {
+    const list = await t.call('GET', '/v1/schemas');
+    expect(list.body.items.find((s: { type: string }) => s.type === 'keyway.device.DoorStateChanged').versions).toHaveLength(2);
+    const door = (await t.call('GET', '/v1/schemas/keyway.device.DoorStateChanged')).body.versions[1].document;
+    const v3 = { ...door, id: door.id.replace('.v2.', '.v3.'), 'x-keyway': { ...door['x-keyway'], version: 3 }, required: [...door.required, 'mood'], properties: { ...door.properties, mood: { type: 'string' } } };
+    const refused = await t.call('POST', '/v1/schemas', { document: v3 });
+    expect(refused).toMatchObject({ status: 409, body: { error: { code: 'SCHEMA_INCOMPATIBLE' } } });
+    const audit = await t.call('GET', '/v1/schemas-audit');
+    expect(audit.body.verification).toEqual({ ok: true, entries: 0 });
+  });
+
+  it('declares a webhook subscriber in the caller account and shows its DLQ', async () => {
+    const opsKey = (await t.call('POST', '/v1/accounts/ops/keys')).body.apiKey as string;
+    const declared = await t.call('POST', '/v1/subscribers', { name: 'ops.heartbeats', types: ['keyway.device.Heartbeat'], webhook: { url: 'http://127.0.0.1:9/hook', secret: 'a-very-long-secret' } }, opsKey);
+    expect(declared).toMatchObject({ status: 201, body: { outcome: 'created' } });
+    expect((await t.call('POST', '/v1/subscribers', { name: 'ops.heartbeats', types: ['keyway.device.Heartbeat'], webhook: { url: 'http://127.0.0.1:9/hook', secret: 'a-very-long-secret' } }, opsKey)).body.outcome).toBe('unchanged');
+    expect((await t.call('GET', '/v1/subscribers/ops.heartbeats/dlq', undefined, opsKey)).body).toEqual({ items: [], next: null });
+    const notifyKey = (await t.call('POST', '/v1/accounts/notify/keys')).body.apiKey as string;
+    expect((await t.call('GET', '/v1/subscribers/ops.heartbeats/dlq', undefined, notifyKey)).status).toBe(403);
+    const refused = await t.call('POST', '/v1/subscribers', { name: 'notify.grants', types: ['keyway.platform.UnauthorizedExchangeDetected'], webhook: { url: 'http://127.0.0.1:9/x', secret: 'a-very-long-secret' } }, notifyKey);
+    expect(refused.body.error.code).toBe('UNAUTHORIZED');
+  });
+});
