@@ -121,10 +121,11 @@ export class Agent {
       if (parts.connector.connected) await this.publishPresence(false);
       await parts.sync.stop();
       await parts.connector.stop({ graceful: true });
+      // Last status while the outbox can still be read: `keyway-agent status` then shows offline.
+      this.writeStatusFile();
       await parts.grants.stop();
       await parts.outbox.stop();
       await parts.clock.stop();
-      this.writeStatusFile();
     }
     this.parts = undefined;
     this.db?.close();

@@ -1,0 +1,3 @@
+export * from './commands.js';
+export * from './hardware.js';
+export * from './main.js';

@@ -1,0 +1,90 @@
+import { parseArgs } from 'node:util';
+import { describeError, isKeywayError } from '@keyway/shared';
+import { loadConfig } from '../config/index.js';
+import { checkConfig, gpioTest, outbox, runAgent, status, type Io } from './commands.js';
+
+const HELP: Record<string, string> = {
+  '': `keyway-agent <command> [options]
+
+Commands:
+  run            run the agent until SIGTERM (graceful: relay released, database closed)
+  status         door, connectivity, outbox depth, last sync, trusted time
+  outbox         inspect the outbox (counts by type, oldest rows)
+  check-config   validate the config file and the pinned hub key
+  gpio-test      blink the warning light and read the sensors (never the relay)
+
+Common options:
+  -c, --config <file>   config file (JSON); default $KEYWAY_AGENT_CONFIG or /etc/keyway/agent.json
+  -h, --help            help for a command, e.g. keyway-agent status --help`,
+  run: `keyway-agent run [--config <file>]
+  Runs the agent: outbox, MQTT sync, grants, commands, door and keypad. Stops gracefully on SIGTERM/SIGINT.`,
+  status: `keyway-agent status [--config <file>] [--json]
+  Reads status.json (written by the running agent) and the outbox database, read-only.`,
+  outbox: `keyway-agent outbox [--config <file>] [--limit <n>] [--json]
+  Prints outbox depth, counts by event type and the <n> oldest rows (default 20). Safe while the agent runs.`,
+  'check-config': `keyway-agent check-config [--config <file>]
+  Validates the config; every error names the key, the value found and what is allowed. Exit 2 when invalid.`,
+  'gpio-test': `keyway-agent gpio-test [--config <file>] [--blinks <n>]
+  On the configured binding (sim or sysfs), blinks the warning light <n> times (default 3) and prints the
+  closed/open reed switches and the beam after each blink. The relay is never pulsed.`,
+};
+
+const consoleIo: Io = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+
+export async function main(argv: readonly string[], io: Io = consoleIo): Promise<number> {
+  const [command = '', ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+      json: { type: 'boolean' },
+      limit: { type: 'string' },
+      blinks: { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (command === '' || command === '--help' || command === '-h' || command === 'help') {
+    io.out(HELP['']!);
+    return command === '' ? 1 : 0;
+  }
+  const help = HELP[command];
+  if (help === undefined) {
+    io.err(`unknown command "${command}"\n\n${HELP['']}`);
+    return 1;
+  }
+  if (values.help) {
+    io.out(help);
+    return 0;
+  }
+  const configPath = values.config ?? process.env.KEYWAY_AGENT_CONFIG ?? '/etc/keyway/agent.json';
+  switch (command) {
+    case 'run':
+      return runAgent(configPath, io);
+    case 'status':
+      return status(configPath, io, values.json ?? false);
+    case 'outbox':
+      return outbox(configPath, io, Number(values.limit ?? 20), values.json ?? false);
+    case 'check-config':
+      return checkConfig(configPath, io);
+    case 'gpio-test':
+      return gpioTest(loadConfig(configPath), io, Number(values.blinks ?? 3));
+    default:
+      io.err(`unknown command "${command}"`);
+      return 1;
+  }
+}
+
+/** Runs when executed directly (`tsx agent/src/cli/main.ts ...` or the bundled binary). */
+export function cli(): void {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`keyway-agent: ${isKeywayError(error) ? `${error.code}: ` : ''}${describeError(error)}\n`);
+      process.exitCode = isKeywayError(error, 'CONFIG_INVALID') ? 2 : 1;
+    },
+  );
+}
