@@ -1,0 +1,3 @@
+export * from './protocol.js';
+export * from './port.js';
+export * from './keypad.js';
