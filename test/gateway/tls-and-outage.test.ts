@@ -1,0 +1,60 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { MqttClient } from 'mqtt';
+import { batch, collect, connectDevice, range, startGatewayHub, waitFor, type GatewayHub } from './helpers.js';
+
+const hasOpenssl = spawnSync('openssl', ['version']).error === undefined;
+if (!hasOpenssl) console.warn('skipping the TLS listener test: install the Debian package "openssl"');
+
+describe('device gateway transport and bus outages', () => {
+  let hub: GatewayHub | undefined;
+  const clients: MqttClient[] = [];
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+    await hub?.close();
+    hub = undefined;
+  });
+
+  it('makes no ack progress while the bus is down, says why, and acks the resent batch once the bus is back', async () => {
+    const h = (hub = await startGatewayHub());
+    const token = await h.provision('garage-1');
+    const client = await connectDevice(h.url, 'garage-1', token);
+    clients.push(client);
+    const acks = await collect(client, 'keyway/v1/d/garage-1/down/ack');
+    await h.hub.bus.stop();
+    const payload = batch('garage-1', range(1, 15));
+    await client.publishAsync('keyway/v1/d/garage-1/up/events', payload, { qos: 1 });
+    await waitFor(() => acks.length === 1, 5_000, 'the refusal');
+    expect(acks[0]).toMatchObject({ upTo: 0, error: { code: 'UNAVAILABLE' } });
+    await h.hub.bus.start();
+    await client.publishAsync('keyway/v1/d/garage-1/up/events', payload, { qos: 1 });
+    await waitFor(() => acks.length === 2, 5_000, 'the ack');
+    expect(acks[1]).toMatchObject({ upTo: 15 });
+    expect(acks[1]!.error).toBeUndefined();
+  });
+
+  // Needs the openssl binary (Debian package "openssl") to make a throwaway certificate.
+  it.skipIf(!hasOpenssl)('accepts devices over TLS as well as TCP', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyway-tls-'));
+    try {
+      const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
+      expect(made.status).toBe(0);
+      const cert = readFileSync(join(dir, 'cert.pem'));
+      const h = (hub = await startGatewayHub({ transport: { kind: 'embedded', port: 0, host: '127.0.0.1', tls: { port: 0, key: readFileSync(join(dir, 'key.pem')), cert } } }));
+      const tlsPort = h.gateway.address?.tlsPort;
+      expect(tlsPort).toBeGreaterThan(0);
+      const token = await h.provision('garage-1');
+      const client = await connectDevice(`mqtts://127.0.0.1:${tlsPort}`, 'garage-1', token, { ca: cert, rejectUnauthorized: true });
+      clients.push(client);
+      const acks = await collect(client, 'keyway/v1/d/garage-1/down/ack');
+      await client.publishAsync('keyway/v1/d/garage-1/up/events', batch('garage-1', [1, 2]), { qos: 1 });
+      await waitFor(() => acks.length === 1, 5_000, 'the ack over TLS');
+      expect(acks[0]).toMatchObject({ upTo: 2 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
