@@ -49,7 +49,7 @@ export async function runApiCommand(argv: string[], io: CliIo): Promise<number> 
       headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-    return { status: response.status, body: (await response.json()) as unknown };
+    return { status: response.status, body: await response.json() };
   };
   const [command, sub, name] = positionals;
   const filter = { ...(values.type ? { type: values.type } : {}), ...(values.subject ? { subject: values.subject } : {}) };
