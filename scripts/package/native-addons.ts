@@ -102,6 +102,8 @@ async function crossBuildGyp(found: FoundAddon, target: Target, nodeDir: string,
     AR: `${info.crossPrefix}ar`,
     // binding.gyp files that ask `node -e "require('nan')"` must find the repository's copy.
     NODE_PATH: join(REPO_ROOT, 'node_modules'),
+    // npm passes its own nodedir setting (the build machine's headers) down to scripts; the target's wins.
+    npm_config_nodedir: nodeDir,
   };
   await run(process.execPath, [nodeGypScript(), 'rebuild', `--arch=${info.arch}`, `--nodedir=${nodeDir}`, '-j', '2'], {
     cwd: work,
