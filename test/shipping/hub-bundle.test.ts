@@ -1,9 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildHub, type HubBuild } from '../../scripts/build-hub.js';
+import { buildHub, REAL_HUB_ENTRY, type HubBuild } from '../../scripts/build-hub.js';
 import { REPO_ROOT } from '../../scripts/package/paths.js';
 import { hubBundleCommand, readImageRuntime } from '../../scripts/package/start-hub-bundle.js';
 
@@ -101,7 +101,10 @@ describe('hub production bundle (what the image contains), started as the image 
   // The compose file's shape: the hub against an external mosquitto with the deploy/ ACL and a password file.
   const mosquitto = spawnSync('sh', ['-c', 'command -v mosquitto && command -v mosquitto_passwd']).status === 0;
   if (!mosquitto) console.log('skipping the external-broker hub test: install the Debian package mosquitto');
-  it.skipIf(!mosquitto)('with an external broker (mosquitto with deploy/mosquitto acl and passwords) the bundle is ready', async () => {
+  // The stand-in entry used before hub/src/main.ts exists has no external-broker mode.
+  const realHub = existsSync(REAL_HUB_ENTRY);
+  if (!realHub) console.log('skipping the external-broker hub test: hub/src/main.ts is not in this checkout yet');
+  it.skipIf(!mosquitto || !realHub)('with an external broker (mosquitto with deploy/mosquitto acl and passwords) the bundle is ready', async () => {
     const conf = join(work, 'mosquitto');
     // mosquitto started as root drops to the mosquitto user, which must be able to read its files.
     chmodSync(work, 0o755);
