@@ -59,6 +59,14 @@ export function toKeywayError(error: unknown, target: string, action: string): K
       { cause: error, details },
     );
   }
+  // Wrong password, no such role or database: retrying will not help, the configuration must change.
+  if (code !== undefined && (code.startsWith('28') || code === '3D000')) {
+    return new KeywayError(
+      ErrorCode.ConfigInvalid,
+      `cannot ${action}: ${target} refused the connection (${message}); check the user, password and database in the connection string`,
+      { cause: error, details },
+    );
+  }
   if (code === '57014' || message === 'Query read timeout') {
     return new KeywayError(
       ErrorCode.Timeout,

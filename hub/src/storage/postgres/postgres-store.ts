@@ -15,7 +15,7 @@ import type {
   SubscriberRecord,
 } from '../types.js';
 import { breaksConnection, describeTarget, toKeywayError } from './errors.js';
-import { migrate, type MigrationResult } from './migrate.js';
+import { migrate, quoteSchema, type MigrationResult } from './migrate.js';
 import * as q from './queries.js';
 
 const log = createLogger('storage.postgres');
@@ -35,6 +35,11 @@ export interface PostgresBusStoreOptions {
   migrationTimeoutMs?: number;
   /** Reported to the server as application_name (visible in pg_stat_activity). Default `keyway-hub`. */
   applicationName?: string;
+  /**
+   * Schema holding the tables (a lower-case identifier), created at init() when missing, so several
+   * deployments can share one database. Default `public`.
+   */
+  schema?: string;
 }
 
 // BIGINT columns (seq, ids, ms timestamps, counts) arrive as strings by default; every value the
@@ -124,6 +129,7 @@ export class PostgresBusStore implements BusStore {
       idleTimeoutMs: 30_000,
       migrationTimeoutMs: 60_000,
       applicationName: 'keyway-hub',
+      schema: 'public',
       ...options,
     };
     this.target = describeTarget(options.connectionString);
@@ -133,6 +139,11 @@ export class PostgresBusStore implements BusStore {
   async init(): Promise<void> {
     if (this.pool) return;
     const o = this.options;
+    try {
+      quoteSchema(o.schema);
+    } catch (error) {
+      throw new KeywayError(ErrorCode.ConfigInvalid, describeCause(error), { cause: error });
+    }
     const pool = new pg.Pool({
       connectionString: o.connectionString,
       max: o.poolSize,
@@ -143,6 +154,8 @@ export class PostgresBusStore implements BusStore {
       query_timeout: o.statementTimeoutMs + o.connectTimeoutMs,
       idle_in_transaction_session_timeout: o.statementTimeoutMs * 2,
       application_name: o.applicationName,
+      // Unqualified table names in every statement resolve in the store's schema.
+      options: `-c search_path=${o.schema}`,
       keepAlive: true,
       types: typeParsers,
     });
@@ -183,7 +196,7 @@ export class PostgresBusStore implements BusStore {
   }
 
   private migrateWith(c: PoolClient): Promise<MigrationResult> {
-    return migrate(c, this.options.migrationTimeoutMs);
+    return migrate(c, { timeoutMs: this.options.migrationTimeoutMs, schema: this.options.schema });
   }
 
   /** Pool statistics for metrics: connections open, idle, and callers waiting for one. */

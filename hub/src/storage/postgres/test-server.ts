@@ -6,7 +6,7 @@
  * Re-exported as test/support/postgres.ts; it sits here because the hub's TypeScript project may
  * import only files under hub/.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -140,6 +140,21 @@ export async function startPostgres(): Promise<PostgresServer> {
 
   const url = `postgres://${SUPERUSER}@127.0.0.1:${port}/postgres`;
   let running = true;
+  // pg_ctl detaches the server; if the test process ends without stop() (a crash, a forgotten
+  // afterAll), kill the server and its files anyway rather than leave it running.
+  const onExit = (): void => {
+    if (!running) return;
+    try {
+      const argv = ['stop', '-D', data, '-m', 'immediate', '-w'];
+      if (owner)
+        execFileSync('/usr/sbin/runuser', ['-u', 'postgres', '--', join(bin, 'pg_ctl'), ...argv], { stdio: 'ignore' });
+      else execFileSync(join(bin, 'pg_ctl'), argv, { stdio: 'ignore' });
+    } catch {
+      // best effort while exiting
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
   return {
     url,
     host: '127.0.0.1',
@@ -173,6 +188,7 @@ export async function startPostgres(): Promise<PostgresServer> {
         if (running) await stopServer();
       } finally {
         running = false;
+        process.off('exit', onExit);
         rmSync(dir, { recursive: true, force: true });
       }
     },
