@@ -8,7 +8,7 @@ import { DIST, REPO_ROOT } from './paths.js';
 import { makeSea } from './sea.js';
 import { hostTarget, type Target } from './targets.js';
 
-export const REAL_AGENT_ENTRY = join(REPO_ROOT, 'agent', 'src', 'cli', 'main.ts');
+export const REAL_AGENT_ENTRY = join(REPO_ROOT, 'agent', 'src', 'cli', 'bin.ts');
 export const PROBE_ENTRY = join(REPO_ROOT, 'scripts', 'package', 'fixtures', 'agent-probe.ts');
 
 /** The controller files shipped in every tarball (unit, install/upgrade scripts, example config, docs). */
