@@ -6,3 +6,6 @@ export * from './sysfs-chips.js';
 export * from './access.js';
 export * from './power-on.js';
 export * from './onoff-binding.js';
+export * from './gpiod-cli.js';
+export * from './gpiod-binding.js';
+export * from './select-binding.js';
