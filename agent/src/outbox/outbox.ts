@@ -1,7 +1,8 @@
 import { createEvent } from '@keyway/shared/client';
-import type { EventDataMap, EventType } from '@keyway/shared/generated';
+import { LATEST_VERSION, type EventDataMap, type EventType } from '@keyway/shared/generated';
 import { createLogger, type Logger } from '@keyway/shared';
 import { durableTransaction, type AgentDatabase } from './database.js';
+import { envelopeText } from './envelope-text.js';
 import { Priority, priorityOf } from './priority.js';
 
 export interface OutboxCaps {
@@ -46,11 +47,12 @@ CREATE TABLE IF NOT EXISTS outbox (
   seq INTEGER PRIMARY KEY,
   type TEXT NOT NULL,
   priority INTEGER NOT NULL,
-  payload TEXT NOT NULL,
+  ver INTEGER NOT NULL,
+  data TEXT NOT NULL,
   bytes INTEGER NOT NULL,
   created_at INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS outbox_priority_seq ON outbox (priority, seq);
+CREATE INDEX IF NOT EXISTS outbox_telemetry ON outbox (seq) WHERE priority = 0;
 CREATE TABLE IF NOT EXISTS outbox_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 `;
 
@@ -151,10 +153,12 @@ export class Outbox {
       id: `${this.options.deviceId}-${seq}`,
       time: now,
     });
-    const payload = JSON.stringify(event);
+    const data = JSON.stringify(event.data);
+    const version = LATEST_VERSION[input.type];
+    const payload = envelopeText(this.options.deviceId, seq, input.type, version, now.getTime(), data);
     const bytes = Buffer.byteLength(payload);
     const priority = priorityOf(input.type);
-    stmts.insert.run(seq, input.type, priority, payload, bytes, now.getTime());
+    stmts.insert.run(seq, input.type, priority, version, data, bytes, now.getTime());
     this.lastSeq = seq;
     this.depth += 1;
     this.bytes += bytes;
@@ -211,12 +215,11 @@ export class Outbox {
       pending.count += count;
       pending.fromSeq = Math.min(pending.fromSeq, fromSeq);
       pending.toSeq = Math.max(pending.toSeq, toSeq);
-      const old = stmts.getPayload.get(pending.seq) as { payload: string; bytes: number; created_at: number };
-      const event = JSON.parse(old.payload) as { data: Record<string, unknown> };
-      event.data = { ...event.data, count: pending.count, fromSeq: pending.fromSeq, toSeq: pending.toSeq };
-      const payload = JSON.stringify(event);
-      const bytes = Buffer.byteLength(payload);
-      stmts.updatePayload.run(payload, bytes, pending.seq);
+      const old = stmts.getData.get(pending.seq) as { data: string; bytes: number };
+      const data = JSON.stringify({ ...(JSON.parse(old.data) as Record<string, unknown>), count: pending.count, fromSeq: pending.fromSeq, toSeq: pending.toSeq });
+      // The envelope grows by exactly the growth of its data.
+      const bytes = old.bytes + Buffer.byteLength(data) - Buffer.byteLength(old.data);
+      stmts.updateData.run(data, bytes, pending.seq);
       this.bytes += bytes - old.bytes;
       return;
     }
@@ -231,13 +234,13 @@ export class Outbox {
   /** Reads up to `maxEvents` rows (and about `maxBytes`) after `afterSeq`, in sequence order. */
   readBatch(afterSeq: number, maxEvents: number, maxBytes = Number.POSITIVE_INFINITY): OutboxRow[] {
     const stmts = this.requireStarted();
-    const raw = stmts.readAfter.all(afterSeq, maxEvents) as Array<{ seq: number; type: string; priority: Priority; payload: string; bytes: number; created_at: number }>;
+    const raw = stmts.readAfter.all(afterSeq, maxEvents) as Array<{ seq: number; type: string; priority: Priority; ver: number; data: string; bytes: number; created_at: number }>;
     const out: OutboxRow[] = [];
     let total = 0;
     for (const r of raw) {
       if (out.length > 0 && total + r.bytes > maxBytes) break;
       total += r.bytes;
-      out.push({ seq: r.seq, type: r.type, priority: r.priority, payload: r.payload, createdAt: r.created_at });
+      out.push({ seq: r.seq, type: r.type, priority: r.priority, payload: envelopeText(this.options.deviceId, r.seq, r.type, r.ver, r.created_at, r.data), createdAt: r.created_at });
     }
     const last = out[out.length - 1];
     if (last && last.seq > this.readCursor) this.readCursor = last.seq;
@@ -281,7 +284,7 @@ export class Outbox {
   private prepare() {
     const db = this.db;
     return {
-      insert: db.prepare('INSERT INTO outbox (seq, type, priority, payload, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      insert: db.prepare('INSERT INTO outbox (seq, type, priority, ver, data, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       getMeta: db.prepare('SELECT value FROM outbox_meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO outbox_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       maxSeq: db.prepare('SELECT max(seq) AS m FROM outbox'),
@@ -291,9 +294,9 @@ export class Outbox {
       oldestTelemetry: db.prepare('SELECT seq, bytes FROM outbox WHERE priority = ? ORDER BY seq LIMIT ?'),
       deleteOne: db.prepare('DELETE FROM outbox WHERE seq = ?'),
       exists: db.prepare('SELECT 1 AS x FROM outbox WHERE seq = ?'),
-      getPayload: db.prepare('SELECT payload, bytes, created_at FROM outbox WHERE seq = ?'),
-      updatePayload: db.prepare('UPDATE outbox SET payload = ?, bytes = ? WHERE seq = ?'),
-      readAfter: db.prepare('SELECT seq, type, priority, payload, bytes, created_at FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
+      getData: db.prepare('SELECT data, bytes FROM outbox WHERE seq = ?'),
+      updateData: db.prepare('UPDATE outbox SET data = ?, bytes = ? WHERE seq = ?'),
+      readAfter: db.prepare('SELECT seq, type, priority, ver, data, bytes, created_at FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
       sumUpTo: db.prepare('SELECT count(*) AS n, sum(bytes) AS b FROM outbox WHERE seq <= ?'),
       deleteUpTo: db.prepare('DELETE FROM outbox WHERE seq <= ?'),
     };
