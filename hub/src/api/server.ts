@@ -18,7 +18,6 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   const log: FastifyBaseLogger = createLogger('api');
   const app = Fastify({
     loggerInstance: log,
-    disableRequestLogging: true,
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });
