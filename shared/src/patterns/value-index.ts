@@ -9,6 +9,12 @@ export interface IndexTarget {
   mark: number;
 }
 
+/** One plain anything-but alternative; `excluded` is set to the lookup's stamp when its list holds the value. */
+interface ExclusionEntry<T> {
+  readonly target: T;
+  excluded: number;
+}
+
 interface Entry<T> {
   readonly matcher: ValueMatcher;
   readonly target: T;
@@ -18,6 +24,10 @@ interface Entry<T> {
 class AffixTable<V> {
   readonly map = new Map<string, V[]>();
   lengths: number[] = [];
+  /** Text every key starts with (or ends with, for suffix tables): a value without it needs no probe. */
+  private common = '';
+
+  constructor(private readonly fromEnd: boolean) {}
 
   add(key: string, v: V): void {
     const list = this.map.get(key);
@@ -26,18 +36,36 @@ class AffixTable<V> {
   }
 
   seal(): void {
-    this.lengths = [...new Set([...this.map.keys()].map((k) => k.length))].sort((a, b) => a - b);
+    const keys = [...this.map.keys()];
+    this.lengths = [...new Set(keys.map((k) => k.length))].sort((a, b) => a - b);
+    let common = keys[0] ?? '';
+    for (const k of keys) {
+      let n = 0;
+      const max = Math.min(common.length, k.length);
+      if (this.fromEnd) {
+        while (n < max && common[common.length - 1 - n] === k[k.length - 1 - n]) n++;
+        common = common.slice(common.length - n);
+      } else {
+        while (n < max && common[n] === k[n]) n++;
+        common = common.slice(0, n);
+      }
+    }
+    this.common = common;
   }
 
-  /** Lists stored under every prefix (or suffix) of text, appended to `into`. */
-  collect(text: string, fromEnd: boolean, into: V[][]): void {
+  /** Writes the lists stored under every prefix (or suffix) of text into `into` from 0; returns how many. */
+  collect(text: string, into: V[][]): number {
     const lengths = this.lengths;
+    if (lengths.length === 0) return 0;
+    if (this.fromEnd ? !text.endsWith(this.common) : !text.startsWith(this.common)) return 0;
+    let count = 0;
     for (let i = 0; i < lengths.length; i++) {
       const len = lengths[i] as number;
       if (len > text.length) break;
-      const hits = this.map.get(fromEnd ? text.slice(text.length - len) : text.slice(0, len));
-      if (hits !== undefined) into.push(hits);
+      const hits = this.map.get(this.fromEnd ? text.slice(text.length - len) : text.slice(0, len));
+      if (hits !== undefined) into[count++] = hits;
     }
+    return count;
   }
 }
 
@@ -50,8 +78,9 @@ function push<K, T>(map: Map<K, T[]>, key: K, t: T): void {
 /**
  * All alternatives of all fields leaving one automaton state on one path, compiled into lookup
  * tables: exact values through Maps, prefixes/suffixes through per-length Maps, numeric ranges
- * through an interval tree, wildcards bucketed by their literal head or tail. Only anything-but
- * conditions and head-and-tail-less wildcards are tested one by one.
+ * through an interval tree, wildcards bucketed by their literal head or tail, plain anything-but
+ * lists through per-value exclusion lists. Only anything-but with prefix/suffix/case/wildcard and
+ * wildcards without a literal head or tail are tested one by one.
  * Built lazily: adding or removing entries marks it stale and the next lookup rebuilds it.
  */
 export class ValueIndex<T extends IndexTarget> {
@@ -65,12 +94,16 @@ export class ValueIndex<T extends IndexTarget> {
   private ipExact = new Map<string, T[]>();
   private ipRanges: Entry<T>[] = [];
   private foldedExact = new Map<string, T[]>();
-  private prefixes = new AffixTable<T>();
-  private suffixes = new AffixTable<T>();
-  private foldedPrefixes = new AffixTable<T>();
-  private foldedSuffixes = new AffixTable<T>();
-  private wildcardHeads = new AffixTable<Entry<T>>();
-  private wildcardTails = new AffixTable<Entry<T>>();
+  private prefixes = new AffixTable<T>(false);
+  private suffixes = new AffixTable<T>(true);
+  private foldedPrefixes = new AffixTable<T>(false);
+  private foldedSuffixes = new AffixTable<T>(true);
+  private wildcardHeads = new AffixTable<Entry<T>>(false);
+  private wildcardTails = new AffixTable<Entry<T>>(true);
+  // anything-but over plain values: every such target, and per excluded value the targets excluding it.
+  private anythingBut: ExclusionEntry<T>[] = [];
+  private excludedByString = new Map<string, ExclusionEntry<T>[]>();
+  private excludedByNumber = new Map<number, ExclusionEntry<T>[]>();
   private scanned: Entry<T>[] = [];
   private any: T[] = [];
   private intervals: IntervalIndex<T> = new IntervalIndex<T>([]);
@@ -100,12 +133,15 @@ export class ValueIndex<T extends IndexTarget> {
     this.ipExact = new Map();
     this.ipRanges = [];
     this.foldedExact = new Map();
-    this.prefixes = new AffixTable();
-    this.suffixes = new AffixTable();
-    this.foldedPrefixes = new AffixTable();
-    this.foldedSuffixes = new AffixTable();
-    this.wildcardHeads = new AffixTable();
-    this.wildcardTails = new AffixTable();
+    this.prefixes = new AffixTable(false);
+    this.suffixes = new AffixTable(true);
+    this.foldedPrefixes = new AffixTable(false);
+    this.foldedSuffixes = new AffixTable(true);
+    this.wildcardHeads = new AffixTable(false);
+    this.wildcardTails = new AffixTable(true);
+    this.anythingBut = [];
+    this.excludedByString = new Map();
+    this.excludedByNumber = new Map();
     this.scanned = [];
     this.any = [];
     const ranges: NumericInterval<T>[] = [];
@@ -148,7 +184,13 @@ export class ValueIndex<T extends IndexTarget> {
           break;
         case 'absent':
           break;
-        case 'anything-but':
+        case 'anything-but': {
+          const entry: ExclusionEntry<T> = { target: t, excluded: 0 };
+          this.anythingBut.push(entry);
+          for (const v of m.strings) push(this.excludedByString, v, entry);
+          for (const v of m.numbers) push(this.excludedByNumber, v, entry);
+          break;
+        }
         case 'anything-but-prefix':
         case 'anything-but-suffix':
         case 'anything-but-ignore-case':
@@ -191,20 +233,33 @@ export class ValueIndex<T extends IndexTarget> {
   private readonly affixHits: T[][] = [];
   private readonly wildcardHits: Entry<T>[][] = [];
 
-  private hitAffixes(table: AffixTable<T>, text: string, fromEnd: boolean, out: T[]): void {
-    if (table.lengths.length === 0) return;
+  private hitAffixes(table: AffixTable<T>, text: string, out: T[]): void {
     const lists = this.affixHits;
-    lists.length = 0;
-    table.collect(text, fromEnd, lists);
-    for (let i = 0; i < lists.length; i++) this.hitAll(lists[i], out);
+    const count = table.collect(text, lists);
+    for (let i = 0; i < count; i++) this.hitAll(lists[i], out);
   }
 
-  private verifyAffixes(table: AffixTable<Entry<T>>, text: string, fromEnd: boolean, out: T[]): void {
-    if (table.lengths.length === 0) return;
+  private verifyAffixes(table: AffixTable<Entry<T>>, text: string, out: T[]): void {
     const lists = this.wildcardHits;
-    lists.length = 0;
-    table.collect(text, fromEnd, lists);
-    for (let i = 0; i < lists.length; i++) this.verifyAll(lists[i] as Entry<T>[], text, out);
+    const count = table.collect(text, lists);
+    for (let i = 0; i < count; i++) this.verifyAll(lists[i] as Entry<T>[], text, out);
+  }
+
+  /** Every plain anything-but target except those whose list holds this very value. */
+  private hitAnythingBut(value: LeafValue, out: T[]): void {
+    const stamp = this.stamp;
+    const excluded =
+      typeof value === 'string' ? this.excludedByString.get(value) : typeof value === 'number' ? this.excludedByNumber.get(value) : undefined;
+    if (excluded !== undefined) for (let i = 0; i < excluded.length; i++) (excluded[i] as ExclusionEntry<T>).excluded = stamp;
+    const all = this.anythingBut;
+    for (let i = 0; i < all.length; i++) {
+      const entry = all[i] as ExclusionEntry<T>;
+      const t = entry.target;
+      if (entry.excluded !== stamp && t.mark !== stamp) {
+        t.mark = stamp;
+        out[this.top++] = t;
+      }
+    }
   }
 
   /** Write position in the caller's output array during one lookup. */
@@ -221,13 +276,13 @@ export class ValueIndex<T extends IndexTarget> {
     const stamp = ++this.stamp;
     if (typeof value === 'string') {
       this.hitAll(this.strings.get(value), out);
-      this.hitAffixes(this.prefixes, value, false, out);
-      this.hitAffixes(this.suffixes, value, true, out);
+      this.hitAffixes(this.prefixes, value, out);
+      this.hitAffixes(this.suffixes, value, out);
       if (this.needsFold) {
         const folded = foldCase(value);
         this.hitAll(this.foldedExact.get(folded), out);
-        this.hitAffixes(this.foldedPrefixes, folded, false, out);
-        this.hitAffixes(this.foldedSuffixes, folded, true, out);
+        this.hitAffixes(this.foldedPrefixes, folded, out);
+        this.hitAffixes(this.foldedSuffixes, folded, out);
       }
       if (this.needsIp) {
         const ip = ipToHex(value);
@@ -242,14 +297,15 @@ export class ValueIndex<T extends IndexTarget> {
           }
         }
       }
-      this.verifyAffixes(this.wildcardHeads, value, false, out);
-      this.verifyAffixes(this.wildcardTails, value, true, out);
+      this.verifyAffixes(this.wildcardHeads, value, out);
+      this.verifyAffixes(this.wildcardTails, value, out);
     } else if (typeof value === 'number') {
       this.hitAll(this.numbers.get(value), out);
       if (this.hasIntervals) this.top = this.intervals.query(value, out, stamp, this.top);
     } else {
       this.hitAll(this.literals.get(value), out);
     }
+    if (this.anythingBut.length > 0) this.hitAnythingBut(value, out);
     if (this.scanned.length > 0) this.verifyAll(this.scanned, value, out);
     this.hitAll(this.any, out);
     return this.top;
