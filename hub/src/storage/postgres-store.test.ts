@@ -132,6 +132,31 @@ describe.skipIf(!available)('PostgreSQL bus store', () => {
     for (const seqs of delivered.values()) expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
   });
 
+  it('when two replicas append overlapping batches in opposite orders at once, each event is stored once', async () => {
+    const schema = freshSchema();
+    const [a, b] = [await openStore(schema), await openStore(schema)];
+    const rounds = 10;
+    const outcomes = await Promise.all(
+      Array.from({ length: rounds }, async (_, r) => {
+        const batch = Array.from({ length: 500 }, (_, i) => event(`x${r}-${i}`, ['s1']));
+        // opposite orders make the two transactions wait on each other's keys: a deadlock the store retries
+        const [fromA, fromB] = await Promise.all([
+          a.appendBatch(batch, 1000),
+          b.appendBatch([...batch].reverse(), 1000),
+        ]);
+        return batch.map((_, i) => {
+          const x = fromA[i]!;
+          const y = fromB[batch.length - 1 - i]!;
+          return { sameSeq: x.seq === y.seq, stored: Number(!x.duplicate) + Number(!y.duplicate) };
+        });
+      }),
+    );
+    const all = outcomes.flat();
+    expect(all.every((o) => o.sameSeq)).toBe(true);
+    expect(all.every((o) => o.stored === 1)).toBe(true);
+    expect((await a.stats('s1', 0)).queued).toBe(rounds * 500);
+  });
+
   it('when several replicas migrate one database at once, each migration is applied exactly once', async () => {
     const schema = freshSchema();
     const clients = Array.from({ length: 4 }, () => new pg.Client({ connectionString: database }));

@@ -41,8 +41,9 @@ export function describeTarget(connectionString: string): string {
 
 /**
  * Turns what pg throws into a KeywayError: UNAVAILABLE when the server cannot be reached or went
- * away (the caller may retry; the store reconnects by itself), TIMEOUT when a statement ran past
- * its limit, INVALID_INPUT for text PostgreSQL cannot store, INTERNAL for anything else.
+ * away (the caller may retry; the store reconnects by itself), CONFLICT for a deadlock or
+ * serialization failure (retry), TIMEOUT when a statement ran past its limit, CONFIG_INVALID when
+ * the server refuses the credentials or database, INVALID_INPUT for text PostgreSQL cannot store, INTERNAL for anything else.
  */
 export function toKeywayError(error: unknown, target: string, action: string): KeywayError {
   if (error instanceof KeywayError) return error;
@@ -64,6 +65,13 @@ export function toKeywayError(error: unknown, target: string, action: string): K
     return new KeywayError(
       ErrorCode.ConfigInvalid,
       `cannot ${action}: ${target} refused the connection (${message}); check the user, password and database in the connection string`,
+      { cause: error, details },
+    );
+  }
+  if (code === '40P01' || code === '40001') {
+    return new KeywayError(
+      ErrorCode.Conflict,
+      `cannot ${action}: ${target} aborted the transaction to resolve a conflict with another writer; retry`,
       { cause: error, details },
     );
   }

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
-import { ErrorCode, KeywayError, createLogger } from '@keyway/shared';
+import { ErrorCode, KeywayError, createLogger, isKeywayError } from '@keyway/shared';
 import type {
   AppendInput,
   AppendOutcome,
@@ -19,6 +19,9 @@ import { migrate, quoteSchema, type MigrationResult } from './migrate.js';
 import * as q from './queries.js';
 
 const log = createLogger('storage.postgres');
+
+/** Runs of one transaction the server aborted as a deadlock or serialization failure. */
+const TX_ATTEMPTS = 4;
 
 export interface PostgresBusStoreOptions {
   /** `postgres://user:password@host:port/database`; the password never appears in errors or logs. */
@@ -253,19 +256,31 @@ export class PostgresBusStore implements BusStore {
     }
   }
 
-  /** One transaction. If COMMIT itself fails on a lost connection the outcome is unknown to us. */
-  private tx<T>(action: string, fn: (c: PoolClient) => Promise<T>): Promise<T> {
-    return this.withClient(action, async (c) => {
-      await c.query('BEGIN');
+  /**
+   * One transaction. If COMMIT itself fails on a lost connection the outcome is unknown to us.
+   * A deadlock or serialization failure rolled the whole transaction back, so it is run again: two
+   * replicas appending overlapping batches in different orders wait on each other's dedup keys.
+   */
+  private async tx<T>(action: string, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
       try {
-        const out = await fn(c);
-        await c.query('COMMIT');
-        return out;
+        return await this.withClient(action, async (c) => {
+          await c.query('BEGIN');
+          try {
+            const out = await fn(c);
+            await c.query('COMMIT');
+            return out;
+          } catch (error) {
+            if (!breaksConnection(error)) await c.query('ROLLBACK');
+            throw error;
+          }
+        });
       } catch (error) {
-        if (!breaksConnection(error)) await c.query('ROLLBACK');
-        throw error;
+        if (attempt >= TX_ATTEMPTS || !isKeywayError(error, ErrorCode.Conflict)) throw error;
+        log.debug({ action, attempt, pgCode: error.details.pgCode }, 'transaction rolled back by the server; retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
       }
-    });
+    }
   }
 
   async appendBatch(entries: readonly AppendInput[], now: number): Promise<AppendOutcome[]> {

@@ -116,6 +116,8 @@ export async function startPostgres(): Promise<PostgresServer> {
       `-h 127.0.0.1 -p ${port} -k ${dir}`,
       '-c fsync=on -c synchronous_commit=on -c full_page_writes=on',
       '-c max_connections=200 -c shared_buffers=32MB',
+      // Tests that provoke a deadlock should not wait the default second for its detection.
+      '-c deadlock_timeout=50ms',
     ].join(' ');
     return run('pg_ctl', ['start', '-D', data, '-l', logFile, '-w', '-t', '60', '-o', opts]);
   };
