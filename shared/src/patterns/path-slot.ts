@@ -3,14 +3,15 @@ import type { LeafValue } from './types.js';
 
 const hasOwn = (obj: object, key: string): boolean => Object.prototype.hasOwnProperty.call(obj, key);
 
-/** How a path resolved in the current event. */
-export const enum Resolved {
-  Absent = 0,
+/** How a path resolved in the current event (plain numbers: const enums are not inlined across files here). */
+export const Resolved = {
+  Absent: 0,
   /** Exactly one leaf, reached without crossing an array: `single` holds it. */
-  Single = 1,
+  Single: 1,
   /** Any other shape: `leaves` holds them with their array positions. */
-  Many = 2,
-}
+  Many: 2,
+} as const;
+export type Resolved = (typeof Resolved)[keyof typeof Resolved];
 
 /**
  * One field path used by the automaton, with what it resolved to in the event being matched.

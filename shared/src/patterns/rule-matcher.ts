@@ -83,6 +83,9 @@ function canonicalOrder(fields: readonly FieldCondition[]): FieldCondition[] {
     .map((x) => x.f);
 }
 
+const SINGLE = Resolved.Single;
+const MANY = Resolved.Many;
+
 function newState<R extends string>(): State<R> {
   return { terminals: [], edges: new Map(), edgeList: [] };
 }
@@ -213,13 +216,14 @@ export class RuleMatcher<R extends string = string> {
       const edge = edges[e] as Edge<R>;
       const slot = edge.slot;
       if (slot.generation !== generation) slot.resolve(this.event, generation);
-      if (slot.kind === Resolved.Single) {
+      const kind = slot.kind;
+      if (kind === SINGLE) {
         const start = this.top;
         const end = edge.index.lookup(slot.single, this.stack, start);
         this.top = end;
         for (let i = start; i < end; i++) this.visit((this.stack[i] as Target<R>).next, chosen, depth + 1);
         this.top = start;
-      } else if (slot.kind === Resolved.Many) {
+      } else if (kind === MANY) {
         this.visitLeaves(edge, slot, chosen, depth);
       } else {
         const absent = edge.absenceTargets;

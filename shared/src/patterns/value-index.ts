@@ -69,10 +69,11 @@ class AffixTable<V> {
   }
 }
 
+/** Appends t under key; a target's alternatives are added together, so a repeat is always the last item. */
 function push<K, T>(map: Map<K, T[]>, key: K, t: T): void {
   const list = map.get(key);
-  if (list) list.push(t);
-  else map.set(key, [t]);
+  if (list === undefined) map.set(key, [t]);
+  else if (list[list.length - 1] !== t) list.push(t);
 }
 
 /**
@@ -108,6 +109,7 @@ export class ValueIndex<T extends IndexTarget> {
   private any: T[] = [];
   private intervals: IntervalIndex<T> = new IntervalIndex<T>([]);
   private hasIntervals = false;
+  private exactStringsOnly = false;
   private needsIp = false;
   private needsFold = false;
 
@@ -203,6 +205,8 @@ export class ValueIndex<T extends IndexTarget> {
     this.intervals = new IntervalIndex(ranges);
     this.hasIntervals = ranges.length > 0;
     this.needsIp = this.ipExact.size > 0 || this.ipRanges.length > 0;
+    // The most common table by far: exact strings only (event types, states, names).
+    this.exactStringsOnly = this.entries.every((e) => e.matcher.kind === 'exact-string');
     this.needsFold = this.foldedExact.size > 0 || this.foldedPrefixes.map.size > 0 || this.foldedSuffixes.map.size > 0;
     this.stale = false;
   }
@@ -272,6 +276,14 @@ export class ValueIndex<T extends IndexTarget> {
    */
   lookup(value: LeafValue, out: T[], top: number): number {
     if (this.stale) this.rebuild();
+    if (this.exactStringsOnly) {
+      // Distinct targets per key already, so no dedupe stamp is needed.
+      const list = typeof value === 'string' ? this.strings.get(value) : undefined;
+      if (list === undefined) return top;
+      let at = top;
+      for (let i = 0; i < list.length; i++) out[at++] = list[i] as T;
+      return at;
+    }
     this.top = top;
     const stamp = ++this.stamp;
     if (typeof value === 'string') {
