@@ -210,6 +210,25 @@ describe.skipIf(!available)('PostgreSQL bus store', () => {
     await expect(store.init()).rejects.toMatchObject({ code: ErrorCode.ConfigInvalid });
   });
 
+  it('when a statement waits past the statement timeout, it fails with TIMEOUT and the store carries on', async () => {
+    const schema = freshSchema();
+    const store = await openStore(schema, { statementTimeoutMs: 300 });
+    const blocker = new pg.Client({ connectionString: database });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query(`LOCK TABLE ${schema}.events IN ACCESS EXCLUSIVE MODE`);
+      const started = Date.now();
+      await expect(store.appendBatch([event('t1', [])], 1000)).rejects.toMatchObject({ code: ErrorCode.Timeout });
+      expect(Date.now() - started).toBeLessThan(3000);
+      await blocker.query('ROLLBACK');
+      const [out] = await store.appendBatch([event('t1', [])], 1000);
+      expect(out!.duplicate).toBe(false);
+    } finally {
+      await blocker.end();
+    }
+  });
+
   it('when the server restarts under load, every acknowledged batch survives and the store recovers by itself', async () => {
     const schema = freshSchema();
     const store = await openStore(schema, { connectTimeoutMs: 1000, statementTimeoutMs: 2000 });
@@ -232,7 +251,20 @@ describe.skipIf(!available)('PostgreSQL bus store', () => {
         }
       }
     };
-    const writers = [writer(), writer(), writer()];
+    // What a /readyz probe would see: ping() every 25 ms.
+    const readiness: boolean[] = [];
+    const prober = async (): Promise<void> => {
+      while (!stop) {
+        readiness.push(
+          await store.ping().then(
+            () => true,
+            (e: unknown) => (isKeywayError(e, ErrorCode.Unavailable) ? false : Promise.reject(e as Error)),
+          ),
+        );
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    const writers = [writer(), writer(), writer(), prober()];
     await new Promise((r) => setTimeout(r, 300));
     const before = acked.length;
     // immediate: the server is killed without a shutdown checkpoint and replays its WAL on start,
@@ -257,6 +289,10 @@ describe.skipIf(!available)('PostgreSQL bus store', () => {
     // the outage was seen, and only as UNAVAILABLE (never a silent success, never an untyped error)
     expect(failed.length).toBeGreaterThan(0);
     expect([...errorCodes]).toEqual([ErrorCode.Unavailable]);
+    // not ready during the outage, ready again after it without anyone recreating the store
+    expect(readiness[0]).toBe(true);
+    expect(readiness).toContain(false);
+    expect(readiness[readiness.length - 1]).toBe(true);
 
     const stored = new Set<string>();
     for (let after = 0; ;) {
