@@ -18,6 +18,7 @@ import { EmbeddedTransport } from './embedded-transport.js';
 import { ExternalTransport } from './external-transport.js';
 import { GatewayMetrics } from './metrics.js';
 import { PresenceTracker, type PresenceChange } from './presence.js';
+import { PresenceWriter } from './presence-writer.js';
 import { KeyedTokenBuckets } from './rate-limit.js';
 import type { Detection, GatewayTransport, InboundMessage } from './transport.js';
 import type { CommandResult, DeviceGatewayOptions } from './types.js';
@@ -39,6 +40,7 @@ export class DeviceGateway {
   private readonly metricsSet = new GatewayMetrics();
   private transport: GatewayTransport | undefined;
   private presence: PresenceTracker | undefined;
+  private presenceWriter: PresenceWriter | undefined;
   private deviceBuckets: KeyedTokenBuckets | undefined;
   private vendorBuckets: KeyedTokenBuckets | undefined;
   private detectionBuckets: KeyedTokenBuckets | undefined;
@@ -67,6 +69,11 @@ export class DeviceGateway {
     return this.transport instanceof EmbeddedTransport ? this.transport.address : undefined;
   }
 
+  /** Clients connected to the embedded broker (undefined when external) and devices counted online. */
+  stats(): { connectedClients: number | undefined; onlineDevices: number } {
+    return { connectedClients: this.transport?.connectedClients(), onlineDevices: this.presence?.onlineCount ?? 0 };
+  }
+
   async start(): Promise<void> {
     if (this.running) return;
     const o = this.options;
@@ -78,8 +85,9 @@ export class DeviceGateway {
       heartbeatIntervalMs: o.presence?.heartbeatIntervalMs ?? 30_000,
       missedHeartbeats: o.presence?.missedHeartbeats ?? 3,
       clock: this.clock,
-      changed: (change) => this.track(this.presenceChanged(change)),
+      changed: (change) => this.logPresence(change),
     });
+    this.presenceWriter = new PresenceWriter({ devices: o.devices, publish: (changes) => this.publishPresence(changes), log: this.log });
     const t = o.transport;
     this.transport =
       t.kind === 'embedded'
@@ -112,6 +120,7 @@ export class DeviceGateway {
     this.graceTimers.clear();
     this.presence?.stop();
     await Promise.allSettled([...this.inFlight]);
+    await this.presenceWriter?.stop();
     await this.transport?.stop();
     this.transport = undefined;
     this.chains.clear();
@@ -293,19 +302,21 @@ export class DeviceGateway {
 
   // --- presence, detections ---------------------------------------------------------------------
 
-  private async presenceChanged(change: PresenceChange): Promise<void> {
+  private logPresence(change: PresenceChange): void {
     this.metricsSet.online.set(this.presence?.onlineCount ?? 0);
-    const at = new Date(change.at).toISOString();
-    const data = change.online
-      ? { deviceId: change.deviceId, at, ...(change.firmware !== undefined ? { firmware: change.firmware } : {}) }
-      : { deviceId: change.deviceId, reason: change.reason, at };
     this.log.info({ deviceId: change.deviceId, online: change.online, ...(change.online ? {} : { reason: change.reason }) }, 'device presence changed');
-    try {
-      await this.options.devices.setDeviceOnline(change.deviceId, change.online, change.at);
-    } catch (error) {
-      this.log.error({ deviceId: change.deviceId, err: describeError(error) }, 'storing device presence failed');
-    }
-    await this.publishOwn(this.options.account ?? 'device-gateway', change.online ? 'keyway.device.DeviceOnline' : 'keyway.device.DeviceOffline', data, change.deviceId);
+    this.presenceWriter?.add(change);
+  }
+
+  private async publishPresence(changes: readonly PresenceChange[]): Promise<void> {
+    const events = changes.map((change) => {
+      const at = new Date(change.at).toISOString();
+      const data = change.online
+        ? { deviceId: change.deviceId, at, ...(change.firmware !== undefined ? { firmware: change.firmware } : {}) }
+        : { deviceId: change.deviceId, reason: change.reason, at };
+      return this.envelope(change.online ? 'keyway.device.DeviceOnline' : 'keyway.device.DeviceOffline', data, change.deviceId);
+    });
+    await this.publishOwn(this.options.account ?? 'device-gateway', events);
   }
 
   private detect(d: Detection): void {
@@ -320,11 +331,11 @@ export class DeviceGateway {
       detail: d.detail.slice(0, 500),
       at: new Date(this.clock()).toISOString(),
     };
-    this.track(this.publishOwn(this.options.platformAccount ?? 'platform', 'keyway.platform.UnauthorizedExchangeDetected', data, d.deviceId));
+    this.track(this.publishOwn(this.options.platformAccount ?? 'platform', [this.envelope('keyway.platform.UnauthorizedExchangeDetected', data, d.deviceId)]));
   }
 
-  private async publishOwn(account: string, type: string, data: unknown, subject: string | undefined): Promise<void> {
-    const event: EventEnvelope = {
+  private envelope(type: string, data: unknown, subject: string | undefined): EventEnvelope {
+    return {
       specversion: '1.0',
       id: randomUUID(),
       source: GATEWAY_SOURCE,
@@ -335,11 +346,17 @@ export class DeviceGateway {
       ...(subject !== undefined && isValidDeviceId(subject) ? { subject } : {}),
       data,
     };
+  }
+
+  /** Publishes the gateway's own events (at most 10); failures are logged, never thrown. */
+  private async publishOwn(account: string, events: readonly EventEnvelope[]): Promise<void> {
     try {
-      const [result] = await this.options.bus.publishAs(account, [event]);
-      if (result?.status === 'rejected') this.log.error({ type, error: result.error }, 'the gateway could not publish its own event');
+      const results = await this.options.bus.publishAs(account, events);
+      for (const [i, result] of results.entries()) {
+        if (result.status === 'rejected') this.log.error({ type: events[i]?.type, error: result.error }, 'the gateway could not publish its own event');
+      }
     } catch (error) {
-      this.log.error({ type, err: describeError(error) }, 'the gateway could not publish its own event');
+      this.log.error({ types: events.map((e) => e.type), err: describeError(error) }, 'the gateway could not publish its own events');
     }
   }
 

@@ -6,6 +6,8 @@ import type { RateSpec } from './rate-limit.js';
 export interface DeviceDirectory {
   getDevice(id: string): Promise<{ id: string; tokenHash: string; vendor: string } | undefined>;
   setDeviceOnline(id: string, online: boolean, at: number): Promise<void>;
+  /** Optional: many presence changes in one transaction; used when present (connect storms). */
+  setDevicesOnline?(changes: readonly { id: string; online: boolean; at: number }[]): Promise<void>;
   setDeviceReported(id: string, reported: Record<string, unknown>, at: number): Promise<void>;
 }
 
