@@ -54,6 +54,7 @@ export class DeliveryWorker {
   private pendingAcks: number[] = [];
   private ackScheduled = false;
   private pumping = false;
+  private wakeScheduled = false;
   private again = false;
   private stopped = true;
   private timer: NodeJS.Timeout | undefined;
@@ -94,12 +95,20 @@ export class DeliveryWorker {
     await this.flushAcks();
   }
 
-  /** Asks the worker to look for work now (new events were appended or a slot was freed). */
+  /**
+   * Asks the worker to look for work (new events appended, a slot freed). Wakes are coalesced
+   * into one pass per turn of the event loop: one claim then covers every freed slot, and a busy
+   * worker never starves timers and I/O with back-to-back claims.
+   */
   wake(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.wakeScheduled) return;
+    this.wakeScheduled = true;
     clearTimeout(this.timer);
     this.timer = undefined;
-    void this.pump();
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      void this.pump();
+    });
   }
 
   takeWindow(): WorkerWindow {
@@ -114,34 +123,41 @@ export class DeliveryWorker {
       return;
     }
     this.pumping = true;
-    let idleFor = this.deps.pollIntervalMs;
+    this.again = false;
+    let idleFor: number | undefined = this.deps.pollIntervalMs;
     try {
-      do {
-        this.again = false;
-        if (this.stopped) return;
-        const now = this.deps.clock();
-        const gate = this.breaker.gate(now);
-        if (gate === 'blocked') {
-          idleFor = Math.max(1, this.breaker.retryAt - now);
-          break;
-        }
+      if (this.stopped) return;
+      // acked rows must be gone before claiming, or a subject's next event would look blocked
+      await this.flushAcks();
+      const now = this.deps.clock();
+      const gate = this.breaker.gate(now);
+      if (gate === 'blocked') {
+        idleFor = Math.max(1, this.breaker.retryAt - now);
+      } else {
         const free = gate === 'probe' ? (this.inFlight === 0 ? 1 : 0) : this.settings.concurrency - this.inFlight;
-        if (free <= 0) return; // a finishing attempt wakes us
-        const rows = await this.deps.store.claim(this.settings.name, {
-          limit: free,
-          now,
-          leaseMs: this.deps.leaseMs,
-          orderedBySubject: this.settings.orderedBySubject,
-        });
-        for (const row of rows) this.launch(row);
-        if (rows.length === free) this.again = true;
-      } while (this.again);
+        if (free <= 0) {
+          idleFor = undefined; // a finishing attempt wakes us
+        } else {
+          const rows = await this.deps.store.claim(this.settings.name, {
+            limit: free,
+            now,
+            leaseMs: this.deps.leaseMs,
+            orderedBySubject: this.settings.orderedBySubject,
+          });
+          for (const row of rows) this.launch(row);
+          if (rows.length > 0) idleFor = undefined; // completions wake us
+          if (rows.length === free && gate === 'pass') this.again = true;
+        }
+      }
     } catch (error) {
       this.deps.log.error({ subscriber: this.settings.name, err: describeError(error) }, 'claiming deliveries failed');
     } finally {
       this.pumping = false;
     }
-    if (!this.stopped && this.timer === undefined) {
+    if (this.stopped) return;
+    if (this.again) {
+      this.wake();
+    } else if (idleFor !== undefined && this.timer === undefined) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
         void this.pump();
