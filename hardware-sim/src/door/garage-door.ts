@@ -259,11 +259,23 @@ export class SimGarageDoor {
     const remaining = Math.abs(target - this.pos) * this.travelMs;
     // One timer for leaving the limit band (the reed switch opens), one for arriving, where
     // the far switch closes.
-    const bandEdge = direction === 'up' ? this.band : 1 - this.band;
-    const toEdge = (direction === 'up' ? bandEdge - this.pos : this.pos - bandEdge) * this.travelMs;
-    if (toEdge > 0) this.moveTimers.push(this.clock.setTimeout(() => this.writeSensors(), toEdge + 1));
+    this.scheduleLeaveBand(direction);
     this.moveTimers.push(this.clock.setTimeout(() => this.arrive(target), remaining));
     this.writeSensors();
+  }
+
+  /** Opens the reed switch once the door has left the end band; re-arms if the timer fired early. */
+  private scheduleLeaveBand(direction: 'up' | 'down'): void {
+    const bandEdge = direction === 'up' ? this.band : 1 - this.band;
+    const pos = this.position;
+    const toEdge = (direction === 'up' ? bandEdge - pos : pos - bandEdge) * this.travelMs;
+    if (toEdge < 0) return;
+    this.moveTimers.push(
+      this.clock.setTimeout(() => {
+        this.writeSensors();
+        if (this.motion === direction) this.scheduleLeaveBand(direction);
+      }, toEdge + 1),
+    );
   }
 
   private arrive(target: number): void {
