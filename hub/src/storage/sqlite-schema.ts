@@ -18,7 +18,8 @@ CREATE INDEX IF NOT EXISTS events_ingested_at ON events (ingested_at);
 CREATE TABLE IF NOT EXISTS deliveries (
   id              INTEGER PRIMARY KEY AUTOINCREMENT,
   subscriber      TEXT    NOT NULL,
-  seq             INTEGER NOT NULL REFERENCES events (seq),
+  -- no foreign key: an index on seq would cost every enqueue and ack; purge checks references itself
+  seq             INTEGER NOT NULL,
   subject         TEXT,
   attempts        INTEGER NOT NULL DEFAULT 0,
   enqueued_at     INTEGER NOT NULL,
@@ -28,9 +29,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
   last_error      TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_live ON deliveries (subscriber, id) WHERE dead_at IS NULL;
-CREATE INDEX IF NOT EXISTS deliveries_subject ON deliveries (subscriber, subject, id) WHERE dead_at IS NULL;
+CREATE INDEX IF NOT EXISTS deliveries_subject ON deliveries (subscriber, subject, id) WHERE dead_at IS NULL AND subject IS NOT NULL;
 CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (subscriber, id) WHERE dead_at IS NOT NULL;
-CREATE INDEX IF NOT EXISTS deliveries_seq ON deliveries (seq);
 
 CREATE TABLE IF NOT EXISTS accounts (
   name       TEXT PRIMARY KEY,
