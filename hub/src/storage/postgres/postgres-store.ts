@@ -1,6 +1,4 @@
-import pg from 'pg';
-import type { Pool, PoolClient, QueryResultRow } from 'pg';
-import { ErrorCode, KeywayError, createLogger, isKeywayError } from '@keyway/shared';
+import { ErrorCode, KeywayError } from '@keyway/shared';
 import type {
   AppendInput,
   AppendOutcome,
@@ -14,47 +12,12 @@ import type {
   QueueStats,
   SubscriberRecord,
 } from '../types.js';
-import { breaksConnection, describeTarget, toKeywayError } from './errors.js';
-import { migrate, quoteSchema, type MigrationResult } from './migrate.js';
+import { PostgresConnection, type PostgresConnectionOptions } from './connection.js';
+import type { MigrationResult } from './migrate.js';
 import * as q from './queries.js';
 
-const log = createLogger('storage.postgres');
-
-/** Runs of one transaction the server aborted as a deadlock or serialization failure. */
-const TX_ATTEMPTS = 4;
-
-export interface PostgresBusStoreOptions {
-  /** `postgres://user:password@host:port/database`; the password never appears in errors or logs. */
-  connectionString: string;
-  /** Most connections this store (one hub replica) holds open. Default 10. */
-  poolSize?: number;
-  /** Server-side limit for one statement, ms; a stuck statement fails with TIMEOUT. Default 5000. */
-  statementTimeoutMs?: number;
-  /** How long to wait for a connection (new, or free in the pool), ms. Default 5000. */
-  connectTimeoutMs?: number;
-  /** Idle connections are closed after this, ms. Default 30000. */
-  idleTimeoutMs?: number;
-  /** Limit for applying migrations at init(), including waiting for another replica's, ms. Default 60000. */
-  migrationTimeoutMs?: number;
-  /** Reported to the server as application_name (visible in pg_stat_activity). Default `keyway-hub`. */
-  applicationName?: string;
-  /**
-   * Schema holding the tables (a lower-case identifier), created at init() when missing, so several
-   * deployments can share one database. Default `public`.
-   */
-  schema?: string;
-}
-
-// BIGINT columns (seq, ids, ms timestamps, counts) arrive as strings by default; every value the
-// store keeps stays below 2^53, so numbers are exact. Set per pool so other pg users are unaffected.
-const INT8_OID = 20;
-const parseInt8 = (value: string): number => Number(value);
-const typeParsers = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown =>
-    oid === INT8_OID && format !== 'binary'
-      ? parseInt8
-      : (pg.types.getTypeParser(oid, format ?? 'text') as unknown)) as pg.CustomTypesConfig['getTypeParser'],
-};
+/** Options of the pool, time limits and schema; see PostgresConnectionOptions. */
+export type PostgresBusStoreOptions = PostgresConnectionOptions;
 
 interface ClaimRow {
   id: number;
@@ -115,178 +78,40 @@ const toSubscriber = (r: SubscriberRow): SubscriberRecord => ({
  * are dropped; once it is back, the pool opens new ones and calls succeed again without a restart.
  */
 export class PostgresBusStore implements BusStore {
-  private readonly options: Required<PostgresBusStoreOptions>;
-  private readonly target: string;
-  private pool: Pool | undefined;
-  private readonly onPoolError = (error: Error): void => {
-    // An idle connection died (server restart, network): the pool drops it and opens a new one on
-    // demand. Without this listener the error would crash the process.
-    log.warn({ err: error.message, target: this.target }, 'idle PostgreSQL connection lost');
-  };
+  private readonly db: PostgresConnection;
 
   constructor(options: PostgresBusStoreOptions) {
-    this.options = {
-      poolSize: 10,
-      statementTimeoutMs: 5000,
-      connectTimeoutMs: 5000,
-      idleTimeoutMs: 30_000,
-      migrationTimeoutMs: 60_000,
-      applicationName: 'keyway-hub',
-      schema: 'public',
-      ...options,
-    };
-    this.target = describeTarget(options.connectionString);
+    this.db = new PostgresConnection(options);
   }
 
   /** Connects, checks the server answers, and applies pending migrations. Safe on every start. */
-  async init(): Promise<void> {
-    if (this.pool) return;
-    const o = this.options;
-    try {
-      quoteSchema(o.schema);
-    } catch (error) {
-      throw new KeywayError(ErrorCode.ConfigInvalid, describeCause(error), { cause: error });
-    }
-    const pool = new pg.Pool({
-      connectionString: o.connectionString,
-      max: o.poolSize,
-      connectionTimeoutMillis: o.connectTimeoutMs,
-      idleTimeoutMillis: o.idleTimeoutMs,
-      statement_timeout: o.statementTimeoutMs,
-      // Client-side backstop for a server that stops answering without closing the socket.
-      query_timeout: o.statementTimeoutMs + o.connectTimeoutMs,
-      idle_in_transaction_session_timeout: o.statementTimeoutMs * 2,
-      application_name: o.applicationName,
-      // Unqualified table names in every statement resolve in the store's schema.
-      options: `-c search_path=${o.schema}`,
-      keepAlive: true,
-      types: typeParsers,
-    });
-    pool.on('error', this.onPoolError);
-    try {
-      await this.withClient('apply migrations', (c) => this.migrateWith(c), pool);
-    } catch (error) {
-      pool.off('error', this.onPoolError);
-      await pool.end().catch(() => undefined);
-      const e = toKeywayError(error, this.target, 'start the bus store');
-      if (e.code !== ErrorCode.Unavailable) throw e;
-      throw new KeywayError(
-        ErrorCode.Unavailable,
-        `cannot start the bus store: ${this.target} is unreachable (${describeCause(error)}); ` +
-          'check the connection string and that the server is running, then start again',
-        { cause: error, details: e.details },
-      );
-    }
-    this.pool = pool;
+  init(): Promise<void> {
+    return this.db.open();
   }
 
-  async close(): Promise<void> {
-    const pool = this.pool;
-    this.pool = undefined;
-    if (!pool) return;
-    await pool.end();
-    pool.off('error', this.onPoolError);
+  close(): Promise<void> {
+    return this.db.close();
   }
 
-  /** For readiness: resolves when the server answers a query, rejects with UNAVAILABLE when not. */
-  async ping(): Promise<void> {
-    await this.query('reach the database', 'SELECT 1');
+  /** For readiness (/readyz): resolves when the server answers, rejects with UNAVAILABLE when not. */
+  ping(): Promise<void> {
+    return this.db.ping();
   }
 
   /** Applies pending migrations now (init() does this); exposed for tools and tests. */
   migrate(): Promise<MigrationResult> {
-    return this.withClient('apply migrations', (c) => this.migrateWith(c));
-  }
-
-  private migrateWith(c: PoolClient): Promise<MigrationResult> {
-    return migrate(c, { timeoutMs: this.options.migrationTimeoutMs, schema: this.options.schema });
+    return this.db.migrate();
   }
 
   /** Pool statistics for metrics: connections open, idle, and callers waiting for one. */
   poolStats(): { total: number; idle: number; waiting: number } {
-    const p = this.pool;
-    return { total: p?.totalCount ?? 0, idle: p?.idleCount ?? 0, waiting: p?.waitingCount ?? 0 };
-  }
-
-  private requirePool(): Pool {
-    if (!this.pool) {
-      throw new KeywayError(ErrorCode.Unavailable, 'the PostgreSQL bus store is not open; call init() first');
-    }
-    return this.pool;
-  }
-
-  private async query<R extends QueryResultRow>(
-    action: string,
-    text: string,
-    values: unknown[] = [],
-  ): Promise<pg.QueryResult<R>> {
-    const pool = this.requirePool();
-    try {
-      // pool.query discards the connection itself when the query fails on a broken socket.
-      return await pool.query<R>(text, values);
-    } catch (error) {
-      throw toKeywayError(error, this.target, action);
-    }
-  }
-
-  /** Runs `fn` on one checked-out connection; a connection that broke is destroyed, not reused. */
-  private async withClient<T>(action: string, fn: (c: PoolClient) => Promise<T>, pool?: Pool): Promise<T> {
-    const p = pool ?? this.requirePool();
-    let client: PoolClient;
-    try {
-      client = await p.connect();
-    } catch (error) {
-      throw toKeywayError(error, this.target, action);
-    }
-    // A checked-out connection has no listener of the pool's; without one, a socket error between
-    // two statements would be thrown as an uncaught exception.
-    let lost: Error | undefined;
-    const onError = (error: Error): void => {
-      lost = error;
-    };
-    client.on('error', onError);
-    try {
-      return await fn(client);
-    } catch (error) {
-      if (breaksConnection(error)) lost ??= error instanceof Error ? error : new Error(String(error));
-      throw toKeywayError(error, this.target, action);
-    } finally {
-      client.off('error', onError);
-      client.release(lost);
-    }
-  }
-
-  /**
-   * One transaction. If COMMIT itself fails on a lost connection the outcome is unknown to us.
-   * A deadlock or serialization failure rolled the whole transaction back, so it is run again: two
-   * replicas appending overlapping batches in different orders wait on each other's dedup keys.
-   */
-  private async tx<T>(action: string, fn: (c: PoolClient) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.withClient(action, async (c) => {
-          await c.query('BEGIN');
-          try {
-            const out = await fn(c);
-            await c.query('COMMIT');
-            return out;
-          } catch (error) {
-            if (!breaksConnection(error)) await c.query('ROLLBACK');
-            throw error;
-          }
-        });
-      } catch (error) {
-        if (attempt >= TX_ATTEMPTS || !isKeywayError(error, ErrorCode.Conflict)) throw error;
-        log.debug({ action, attempt, pgCode: error.details.pgCode }, 'transaction rolled back by the server; retrying');
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
-      }
-    }
+    return this.db.poolStats();
   }
 
   async appendBatch(entries: readonly AppendInput[], now: number): Promise<AppendOutcome[]> {
     if (entries.length === 0) return [];
     const keys = entries.map((e) => keyBytes(e.dedupKey));
-    return this.tx('append events', async (c) => {
+    return this.db.tx('append events', async (c) => {
       const inserted = await c.query<{ seq: number; dedup_key: Buffer }>(q.INSERT_EVENTS, [
         keys,
         entries.map((e) => e.type),
@@ -331,13 +156,13 @@ export class PostgresBusStore implements BusStore {
 
   async enqueue(subscriber: string, seqs: readonly number[], now: number): Promise<number> {
     if (seqs.length === 0) return 0;
-    const r = await this.query('queue a replay', q.ENQUEUE_REPLAY, [subscriber, [...seqs], now]);
+    const r = await this.db.query('queue a replay', q.ENQUEUE_REPLAY, [subscriber, [...seqs], now]);
     return r.rowCount ?? 0;
   }
 
   async claim(subscriber: string, options: ClaimOptions): Promise<ClaimedDelivery[]> {
     const sql = options.orderedBySubject ? q.CLAIM_ORDERED : q.CLAIM_ANY;
-    const r = await this.query<ClaimRow>('claim deliveries', sql, [
+    const r = await this.db.query<ClaimRow>('claim deliveries', sql, [
       subscriber,
       options.now,
       options.limit,
@@ -362,24 +187,24 @@ export class PostgresBusStore implements BusStore {
 
   async ack(deliveryIds: readonly number[]): Promise<void> {
     if (deliveryIds.length === 0) return;
-    await this.query('acknowledge deliveries', q.ACK, [[...deliveryIds]]);
+    await this.db.query('acknowledge deliveries', q.ACK, [[...deliveryIds]]);
   }
 
   async retryLater(deliveryId: number, nextAttemptAt: number, error: string): Promise<void> {
-    await this.query('schedule a retry', q.RETRY_LATER, [nextAttemptAt, error, deliveryId]);
+    await this.db.query('schedule a retry', q.RETRY_LATER, [nextAttemptAt, error, deliveryId]);
   }
 
   async release(deliveryIds: readonly number[], _now: number): Promise<void> {
     if (deliveryIds.length === 0) return;
-    await this.query('release deliveries', q.RELEASE, [[...deliveryIds]]);
+    await this.db.query('release deliveries', q.RELEASE, [[...deliveryIds]]);
   }
 
   async deadLetter(deliveryId: number, error: string, now: number): Promise<void> {
-    await this.query('dead-letter a delivery', q.DEAD_LETTER, [now, error, deliveryId]);
+    await this.db.query('dead-letter a delivery', q.DEAD_LETTER, [now, error, deliveryId]);
   }
 
   async listDead(subscriber: string, filter: DlqFilter, page: Page): Promise<DeadLetter[]> {
-    const r = await this.query<DeadRow>('list dead letters', q.LIST_DEAD, [
+    const r = await this.db.query<DeadRow>('list dead letters', q.LIST_DEAD, [
       subscriber,
       ...filterParams(filter),
       page.after ?? 0,
@@ -401,12 +226,12 @@ export class PostgresBusStore implements BusStore {
   }
 
   async redrive(subscriber: string, filter: DlqFilter, now: number): Promise<number> {
-    const r = await this.query('redrive dead letters', q.REDRIVE, [subscriber, ...filterParams(filter), now]);
+    const r = await this.db.query('redrive dead letters', q.REDRIVE, [subscriber, ...filterParams(filter), now]);
     return r.rowCount ?? 0;
   }
 
   async stats(subscriber: string, now: number): Promise<QueueStats> {
-    const r = await this.query<{ queued: number; in_flight: number; dead: number; oldest: number | null }>(
+    const r = await this.db.query<{ queued: number; in_flight: number; dead: number; oldest: number | null }>(
       'read queue statistics',
       q.STATS,
       [subscriber, now],
@@ -421,7 +246,7 @@ export class PostgresBusStore implements BusStore {
   }
 
   async readLog(fromMs: number, toMs: number, page: Page): Promise<LogRecord[]> {
-    const r = await this.query<LogRow>('read the log', q.READ_LOG, [fromMs, toMs, page.after ?? 0, page.limit]);
+    const r = await this.db.query<LogRow>('read the log', q.READ_LOG, [fromMs, toMs, page.after ?? 0, page.limit]);
     return r.rows.map((row) => ({
       seq: row.seq,
       dedupKey: keyText(row.dedup_key),
@@ -434,17 +259,17 @@ export class PostgresBusStore implements BusStore {
   }
 
   async purge(beforeMs: number): Promise<number> {
-    const r = await this.query('purge the log', q.PURGE, [beforeMs]);
+    const r = await this.db.query('purge the log', q.PURGE, [beforeMs]);
     return r.rowCount ?? 0;
   }
 
   async putAccount(name: string, now: number): Promise<void> {
-    await this.query('store an account', q.PUT_ACCOUNT, [name, now]);
+    await this.db.query('store an account', q.PUT_ACCOUNT, [name, now]);
   }
 
   async addApiKey(account: string, keyHash: string, now: number): Promise<void> {
     try {
-      await this.query('store an API key', q.ADD_API_KEY, [keyHash, account, now]);
+      await this.db.query('store an API key', q.ADD_API_KEY, [keyHash, account, now]);
     } catch (error) {
       const cause = error instanceof KeywayError ? error.details.pgCode : undefined;
       if (cause !== '23503') throw error;
@@ -455,16 +280,16 @@ export class PostgresBusStore implements BusStore {
   }
 
   async revokeApiKey(keyHash: string): Promise<void> {
-    await this.query('revoke an API key', q.REVOKE_API_KEY, [Date.now(), keyHash]);
+    await this.db.query('revoke an API key', q.REVOKE_API_KEY, [Date.now(), keyHash]);
   }
 
   async accountForKey(keyHash: string): Promise<string | undefined> {
-    const r = await this.query<{ account: string }>('look up an API key', q.ACCOUNT_FOR_KEY, [keyHash]);
+    const r = await this.db.query<{ account: string }>('look up an API key', q.ACCOUNT_FOR_KEY, [keyHash]);
     return r.rows[0]?.account;
   }
 
   async upsertSubscriber(record: SubscriberRecord): Promise<'created' | 'updated' | 'unchanged'> {
-    const r = await this.query<{ inserted: boolean }>('store a subscriber', q.UPSERT_SUBSCRIBER, [
+    const r = await this.db.query<{ inserted: boolean }>('store a subscriber', q.UPSERT_SUBSCRIBER, [
       record.name,
       record.account,
       record.config,
@@ -476,20 +301,13 @@ export class PostgresBusStore implements BusStore {
   }
 
   async getSubscriber(name: string): Promise<SubscriberRecord | undefined> {
-    const r = await this.query<SubscriberRow>('read a subscriber', q.GET_SUBSCRIBER, [name]);
+    const r = await this.db.query<SubscriberRow>('read a subscriber', q.GET_SUBSCRIBER, [name]);
     const row = r.rows[0];
     return row && toSubscriber(row);
   }
 
   async listSubscribers(): Promise<SubscriberRecord[]> {
-    const r = await this.query<SubscriberRow>('list subscribers', q.LIST_SUBSCRIBERS);
+    const r = await this.db.query<SubscriberRow>('list subscribers', q.LIST_SUBSCRIBERS);
     return r.rows.map(toSubscriber);
   }
-}
-
-function describeCause(error: unknown): string {
-  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string') {
-    return error.code;
-  }
-  return error instanceof Error ? error.message : String(error);
 }
