@@ -1,39 +1,12 @@
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseGpiodetect, parseGpiomonLine, parseToolsVersion, gpiomonArgs, gpiosetArgs } from './gpiod-cli.js';
 import { GpiodBinding } from './gpiod-binding.js';
+import { installFakeGpiodTools } from './test-support/fake-gpiod-tools.js';
 
-/** Stand-ins for the libgpiod tools that log what they were asked to do. */
-async function fakeTools(dir: string, version: '1.6.3' | '2.1'): Promise<string> {
-  const log = join(dir, 'log');
-  const script = (body: string): string => `#!/bin/bash\nLOG=${log}\n${body}\n`;
-  await writeFile(
-    join(dir, 'gpioset'),
-    script(`
-if [ "$1" = "--version" ]; then echo "gpioset (libgpiod) v${version}"; exit 0; fi
-if [ "$1" = "--help" ]; then echo "  -i, --interactive  set the lines then wait"; exit 0; fi
-echo "gpioset $*" >> $LOG
-trap 'echo "gpioset exit" >> $LOG; exit 0' TERM
-if [ "$1" = "--interactive" ]; then
-  while read -r line; do
-    if [ "$line" = "exit" ]; then echo "gpioset exit" >> $LOG; exit 0; fi
-    echo "stdin $line" >> $LOG
-  done
-fi
-while true; do sleep 0.05; done`),
-  );
-  await writeFile(join(dir, 'gpiodetect'), script('echo "gpiochip0 [pinctrl-rp1] (54 lines)"; echo "gpiochip10 [rp1-gpio] (4 lines)"'));
-  await writeFile(join(dir, 'gpioget'), script('echo "gpioget $*" >> $LOG; echo 1'));
-  await writeFile(
-    join(dir, 'gpiomon'),
-    script(`echo "gpiomon $*" >> $LOG; trap 'exit 0' TERM; sleep 0.2; echo "22 ${version === '2.1' ? 'falling' : '0'}"; while true; do sleep 0.05; done`),
-  );
-  for (const t of ['gpioset', 'gpiodetect', 'gpioget', 'gpiomon']) await chmod(join(dir, t), 0o755);
-  await writeFile(join(dir, 'gpiochip0'), '');
-  return log;
-}
+const fakeTools = async (dir: string, version: '1.6.3' | '2.1'): Promise<string> => (await installFakeGpiodTools(dir, version)).log;
 
 const until = async (predicate: () => Promise<boolean>): Promise<void> => {
   for (let i = 0; i < 200; i++) {
@@ -92,16 +65,18 @@ describe('gpiod binding driving the tools', () => {
     expect(lines).toEqual(['gpioset --mode=signal gpiochip0 17=0', 'gpioset exit', 'gpioset --mode=signal gpiochip0 17=1', 'gpioset exit']);
   });
 
-  it('an input reads its initial level and follows edges from gpiomon', async () => {
-    await fakeTools(dir, '2.1');
+  it('an input reads its initial level with gpioget, then follows the edges gpiomon reports', async () => {
+    const tools = await installFakeGpiodTools(dir, '2.1');
+    await tools.presetInput(22, 1);
     const binding = new GpiodBinding({ toolsDir: dir, devRoot: dir });
     const sensor = await binding.openInput({ name: 'closed-switch', pin: 22 });
     expect(sensor.read()).toBe(true);
     const changes: boolean[] = [];
     sensor.onChange((v) => changes.push(v));
+    await tools.edge(22, 0);
     await until(() => Promise.resolve(changes.length > 0));
     expect(changes).toEqual([false]);
-    expect(sensor.read()).toBe(false);
+    expect(await tools.lines()).toContain('gpiomon --banner --chip gpiochip0 --edges both --format %o %E 22');
     await binding.close();
   });
 

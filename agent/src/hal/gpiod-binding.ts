@@ -9,6 +9,7 @@ import {
   gpiomonArgs,
   gpiosetArgs,
   gpiosetInteractiveLine,
+  isGpiomonBanner,
   parseGpiodetect,
   parseGpioget,
   parseGpiomonLine,
@@ -108,7 +109,12 @@ export class GpiodBinding implements GpioBinding {
     const listeners = new Set<(active: boolean) => void>();
     const child = spawn(this.tool('gpiomon'), gpiomonArgs(tools.version, tools.chip, spec.pin), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.track(child, spec);
+    let markReady: () => void = () => {};
+    const ready = new Promise<void>((resolve) => {
+      markReady = resolve;
+    });
     createInterface({ input: child.stdout }).on('line', (line) => {
+      if (isGpiomonBanner(line)) markReady();
       const event = parseGpiomonLine(tools.version, line);
       if (!event || event.offset !== spec.pin) return;
       const next = (event.level === 1) !== activeLow;
@@ -116,6 +122,9 @@ export class GpiodBinding implements GpioBinding {
       value = next;
       for (const l of [...listeners]) l(next);
     });
+    // Edges before gpiomon holds the line are lost: wait for v2's banner (v1 has none, so a
+    // short settle), so a caller that opens the line and then watches it misses nothing.
+    await Promise.race([ready, new Promise((r) => setTimeout(r, tools.version === 2 ? 1000 : 150))]);
     return {
       name: spec.name,
       read: () => value,

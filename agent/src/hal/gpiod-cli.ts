@@ -54,10 +54,10 @@ export function parseGpioget(output: string): 0 | 1 | undefined {
   return undefined;
 }
 
-/** Edge monitor printing one line per event: "<offset> <edge>". */
+/** Edge monitor printing one line per event: "<offset> <edge>". v2 prints a banner once it listens. */
 export function gpiomonArgs(version: GpiodVersion, chip: string, offset: number): string[] {
   return version === 2
-    ? ['--chip', chip, '--edges', 'both', '--format', '%o %E', String(offset)]
+    ? ['--banner', '--chip', chip, '--edges', 'both', '--format', '%o %E', String(offset)]
     : ['--format=%o %e', chip, String(offset)];
 }
 
@@ -71,4 +71,9 @@ export function parseGpiomonLine(version: GpiodVersion, line: string): { offset:
   const falling = version === 1 ? edge === '0' : edge === 'falling';
   if (!rising && !falling) return undefined;
   return { offset: Number(m[1]), level: rising ? 1 : 0 };
+}
+
+/** v2's `--banner` line, printed once the line is requested and edges will be seen. */
+export function isGpiomonBanner(line: string): boolean {
+  return /^Monitoring line/.test(line.trim());
 }

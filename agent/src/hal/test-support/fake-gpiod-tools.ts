@@ -1,0 +1,71 @@
+import { appendFile, chmod, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * Shell stand-ins for the libgpiod tools. They log what they were asked (`log`), take input
+ * levels from `level<N>` files and stream edges appended to `ev<N>` files, so the gpiod binding
+ * runs its real process handling without a GPIO chip.
+ */
+export interface FakeGpiodTools {
+  dir: string;
+  log: string;
+  /** Level gpioget reports for a pin. */
+  presetInput(pin: number, level: 0 | 1): Promise<void>;
+  /** An edge gpiomon reports for a pin. */
+  edge(pin: number, level: 0 | 1): Promise<void>;
+  /** Physical level last requested for an output pin, from the gpioset log. */
+  outputLevel(pin: number): Promise<0 | 1 | undefined>;
+  lines(): Promise<string[]>;
+}
+
+export async function installFakeGpiodTools(dir: string, version: '1.6.3' | '2.1'): Promise<FakeGpiodTools> {
+  const log = join(dir, 'log');
+  await writeFile(log, '');
+  const script = (body: string): string => `#!/bin/bash\nLOG=${log}\nDIR=${dir}\n${body}\n`;
+  await writeFile(
+    join(dir, 'gpioset'),
+    script(`
+if [ "$1" = "--version" ]; then echo "gpioset (libgpiod) v${version}"; exit 0; fi
+if [ "$1" = "--help" ]; then echo "  -i, --interactive  set the lines then wait"; exit 0; fi
+echo "gpioset $*" >> $LOG
+trap 'echo "gpioset exit" >> $LOG; exit 0' TERM
+if [ "$1" = "--interactive" ]; then
+  while read -r line; do
+    if [ "$line" = "exit" ]; then echo "gpioset exit" >> $LOG; exit 0; fi
+    echo "stdin $line" >> $LOG
+  done
+fi
+while true; do sleep 0.05; done`),
+  );
+  await writeFile(join(dir, 'gpiodetect'), script('echo "gpiochip0 [pinctrl-rp1] (54 lines)"; echo "gpiochip10 [rp1-gpio] (4 lines)"'));
+  await writeFile(join(dir, 'gpioget'), script('PIN=${@: -1}; echo "gpioget $*" >> $LOG; cat $DIR/level$PIN 2>/dev/null || echo 0'));
+  await writeFile(
+    join(dir, 'gpiomon'),
+    script(`PIN=\${@: -1}; echo "gpiomon $*" >> $LOG; touch $DIR/ev$PIN
+tail -n 0 -s 0.02 -f $DIR/ev$PIN & TAIL=$!
+trap 'kill $TAIL; exit 0' TERM
+sleep 0.05
+if [ "$1" = "--banner" ]; then echo "Monitoring line '$PIN'..."; fi
+wait $TAIL`),
+  );
+  for (const t of ['gpioset', 'gpiodetect', 'gpioget', 'gpiomon']) await chmod(join(dir, t), 0o755);
+  await writeFile(join(dir, 'gpiochip0'), '');
+  const edgeWord = (level: 0 | 1): string => (version === '2.1' ? (level ? 'rising' : 'falling') : String(level));
+  const lines = async (): Promise<string[]> => (await readFile(log, 'utf8')).split('\n').filter(Boolean);
+  return {
+    dir,
+    log,
+    presetInput: (pin, level) => writeFile(join(dir, `level${pin}`), `${level}\n`),
+    edge: (pin, level) => appendFile(join(dir, `ev${pin}`), `${pin} ${edgeWord(level)}\n`),
+    outputLevel: async (pin) => {
+      let level: 0 | 1 | undefined;
+      for (const line of await lines()) {
+        if (!line.startsWith('gpioset') && !line.startsWith('stdin')) continue;
+        const m = new RegExp(`(?:^|\\s)${pin}=([01])`).exec(line);
+        if (m) level = m[1] === '1' ? 1 : 0;
+      }
+      return level;
+    },
+    lines,
+  };
+}
