@@ -54,6 +54,7 @@ export class DeliveryWorker {
   private pendingAcks: number[] = [];
   private ackScheduled = false;
   private pumping = false;
+  private retired: TargetInvoker[] = [];
   private wakeScheduled = false;
   private again = false;
   private stopped = true;
@@ -78,6 +79,8 @@ export class DeliveryWorker {
   /** Swaps the target (a re-declared in-process handler) without losing in-flight work. */
   replace(settings: WorkerSettings, invoker: TargetInvoker): void {
     this.settings = settings;
+    // attempts in flight may still use the old target; it is closed at stop()
+    if (invoker !== this.invoker) this.retired.push(this.invoker);
     this.invoker = invoker;
   }
 
@@ -93,6 +96,8 @@ export class DeliveryWorker {
     this.timer = undefined;
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
     await this.flushAcks();
+    for (const t of [...this.retired, this.invoker]) t.close?.();
+    this.retired = [];
   }
 
   /**

@@ -65,7 +65,11 @@ export class SubscriberSet {
   /** Checks, records and starts a subscriber; declaring the same thing again changes nothing. */
   async declare(d: SubscriberDeclaration): Promise<'created' | 'updated' | 'unchanged'> {
     const rules = this.check(d);
-    const invoker = createTargetInvoker(d.target, { clock: this.deps.clock, mqttPublish: this.deps.mqttPublish });
+    const invoker = createTargetInvoker(d.target, {
+      clock: this.deps.clock,
+      mqttPublish: this.deps.mqttPublish,
+      concurrency: settingsOf(d).concurrency,
+    });
     const status = await this.deps.store.upsertSubscriber({
       name: d.name,
       account: d.account,

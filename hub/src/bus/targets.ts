@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { ErrorCode, KeywayError, type EventEnvelope } from '@keyway/shared';
 import { SIGNATURE_HEADER, signWebhook } from './webhook-signature.js';
 import type { BusDeliveryContext, TargetSpec } from './types.js';
@@ -6,16 +8,54 @@ import type { BusDeliveryContext, TargetSpec } from './types.js';
 export type MqttPublish = (topic: string, payload: string) => Promise<void>;
 
 /** One delivery attempt; rejects on any failure (thrown, non-2xx, timeout via the signal). */
-export type TargetInvoker = (event: EventEnvelope, context: BusDeliveryContext) => Promise<void>;
+export type TargetInvoker = ((event: EventEnvelope, context: BusDeliveryContext) => Promise<void>) & {
+  /** Releases what the target holds (keep-alive sockets). */
+  close?: () => void;
+};
 
-function webhookInvoker(spec: Extract<TargetSpec, { kind: 'webhook' }>, clock: () => number): TargetInvoker {
-  return async (event, ctx) => {
+/** One POST over a keep-alive agent; resolves with the status once the response body is drained. */
+function post(
+  url: URL,
+  agent: HttpAgent,
+  body: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(
+      url,
+      { method: 'POST', agent, signal, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
+      (res) => {
+        res.on('error', reject);
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.resume(); // drain so the socket goes back to the pool
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * Webhook target on node:http with a keep-alive agent per target (noticeably cheaper per call
+ * than fetch on Node 20). The agent's socket cap follows the subscriber's concurrency.
+ */
+function webhookInvoker(
+  spec: Extract<TargetSpec, { kind: 'webhook' }>,
+  clock: () => number,
+  sockets: number,
+): TargetInvoker {
+  const url = new URL(spec.url);
+  const options = { keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets };
+  const agent = url.protocol === 'https:' ? new HttpsAgent(options) : new HttpAgent(options);
+  const invoke: TargetInvoker = async (event, ctx) => {
     const body = JSON.stringify(ctx.input);
-    const response = await fetch(spec.url, {
-      method: 'POST',
+    const status = await post(
+      url,
+      agent,
       body,
-      signal: ctx.signal,
-      headers: {
+      {
         ...spec.headers,
         'content-type': 'application/json',
         [SIGNATURE_HEADER]: signWebhook(spec.secret, body, clock()),
@@ -25,15 +65,14 @@ function webhookInvoker(spec: Extract<TargetSpec, { kind: 'webhook' }>, clock: (
         'x-keyway-subscriber': ctx.subscriber,
         'x-keyway-event-type': event.type,
       },
-    });
-    // drain the body so the keep-alive socket returns to the pool
-    await response.arrayBuffer();
-    if (!response.ok) {
-      throw new KeywayError(ErrorCode.Unavailable, `webhook answered ${response.status}`, {
-        details: { status: response.status },
-      });
+      ctx.signal,
+    );
+    if (status < 200 || status >= 300) {
+      throw new KeywayError(ErrorCode.Unavailable, `webhook answered ${status}`, { details: { status } });
     }
   };
+  invoke.close = () => agent.destroy();
+  return invoke;
 }
 
 function mqttInvoker(spec: Extract<TargetSpec, { kind: 'mqtt' }>, publish: MqttPublish): TargetInvoker {
@@ -45,7 +84,7 @@ function mqttInvoker(spec: Extract<TargetSpec, { kind: 'mqtt' }>, publish: MqttP
 
 export function createTargetInvoker(
   spec: TargetSpec,
-  deps: { clock: () => number; mqttPublish: MqttPublish | undefined },
+  deps: { clock: () => number; mqttPublish: MqttPublish | undefined; concurrency: number },
 ): TargetInvoker {
   switch (spec.kind) {
     case 'handler': {
@@ -55,7 +94,7 @@ export function createTargetInvoker(
       };
     }
     case 'webhook':
-      return webhookInvoker(spec, deps.clock);
+      return webhookInvoker(spec, deps.clock, deps.concurrency);
     case 'mqtt': {
       if (!deps.mqttPublish) {
         throw new KeywayError(
