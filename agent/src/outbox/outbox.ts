@@ -34,7 +34,6 @@ export interface OutboxStats {
   firstSeq: number | undefined;
   lastSeq: number;
   droppedTotal: number;
-  byPriority: Record<keyof typeof Priority, number>;
 }
 
 export interface AppendInput<T extends EventType = EventType> {
@@ -260,16 +259,23 @@ export class Outbox {
     return removed.n;
   }
 
+  /** Counters kept in memory: cheap enough to call on every heartbeat, even with a million rows buffered. */
   stats(): OutboxStats {
     const stmts = this.requireStarted();
     const first = stmts.minSeq.get() as { m: number | null };
+    return { depth: this.depth, bytes: this.bytes, firstSeq: first.m ?? undefined, lastSeq: this.lastSeq, droppedTotal: this.droppedTotal };
+  }
+
+  /** Rows per priority class: a full scan, for inspection and tests, not for hot paths. */
+  countByPriority(): Record<keyof typeof Priority, number> {
+    const stmts = this.requireStarted();
     const byPriority = { telemetry: 0, normal: 0, critical: 0 };
     for (const r of stmts.countByPriority.all() as Array<{ priority: number; n: number }>) {
       if (r.priority === Priority.telemetry) byPriority.telemetry = r.n;
       else if (r.priority === Priority.normal) byPriority.normal = r.n;
       else byPriority.critical = r.n;
     }
-    return { depth: this.depth, bytes: this.bytes, firstSeq: first.m ?? undefined, lastSeq: this.lastSeq, droppedTotal: this.droppedTotal, byPriority };
+    return byPriority;
   }
 
   get size(): number {

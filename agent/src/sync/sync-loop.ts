@@ -13,6 +13,12 @@ export interface SyncLoopOptions {
   maxInFlight?: number;
   /** Resend from the last ack when no ack arrives this long after a batch (default 15 s). */
   ackTimeoutMs?: number;
+  /**
+   * Acknowledged rows are deleted in groups: at most this long after the ack (default 250 ms), or at once when
+   * this many are pending (default 5000). Fewer, larger deletes rewrite each b-tree page once, not per batch.
+   */
+  deleteDelayMs?: number;
+  deleteBatchRows?: number;
   /** Hands the hub-signed time carried by an ack to whoever verifies it. */
   onHubTime?: (token: string) => void;
   now?: () => Date;
@@ -56,6 +62,8 @@ export class SyncLoop {
   private pumpScheduled = false;
   private running = false;
   private timer: NodeJS.Timeout | undefined;
+  private deleteTimer: NodeJS.Timeout | undefined;
+  private deletedUpTo = 0;
   private readonly unsubscribers: Array<() => void> = [];
 
   constructor(
@@ -85,6 +93,7 @@ export class SyncLoop {
     this.running = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.flushDeletes();
     for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
     await Promise.resolve();
   }
@@ -152,13 +161,25 @@ export class SyncLoop {
     if (ack.rejected?.length) this.log.error({ rejected: ack.rejected }, 'the hub refused events for good; they are dropped from the outbox');
     const upTo = Math.min(ack.upTo, this.highestSent);
     if (upTo <= this.ackedSeq) return;
-    this.outbox.ackUpTo(upTo);
+    // Rows up to ackedSeq are never sent again; deleting them may lag a little (a crash before the delete only
+    // means a resend that the hub discards).
+    const pendingRows = upTo - this.deletedUpTo;
     this.ackedSeq = upTo;
+    if (pendingRows >= (this.options.deleteBatchRows ?? 5_000)) this.flushDeletes();
+    else this.deleteTimer ??= setTimeout(() => this.flushDeletes(), this.options.deleteDelayMs ?? 250);
     if (this.sentSeq < upTo) this.sentSeq = upTo;
     this.inFlight = this.inFlight.filter((b) => b.toSeq > upTo);
     this.lastSyncAt = this.options.now?.() ?? new Date();
     this.acks += 1;
     this.schedulePump();
+  }
+
+  private flushDeletes(): void {
+    if (this.deleteTimer) clearTimeout(this.deleteTimer);
+    this.deleteTimer = undefined;
+    if (this.ackedSeq <= this.deletedUpTo) return;
+    this.outbox.ackUpTo(this.ackedSeq);
+    this.deletedUpTo = this.ackedSeq;
   }
 
   private checkAckTimeout(): void {
