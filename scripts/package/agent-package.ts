@@ -8,7 +8,9 @@ import { DIST, REPO_ROOT } from './paths.js';
 import { makeSea } from './sea.js';
 import { hostTarget, type Target } from './targets.js';
 
-export const REAL_AGENT_ENTRY = join(REPO_ROOT, 'agent', 'src', 'cli', 'bin.ts');
+export const AGENT_CLI = join(REPO_ROOT, 'agent', 'src', 'cli', 'main.ts');
+/** agent/src/cli's main wrapped with systemd readiness and watchdog pings (see agent-entry.ts). */
+export const REAL_AGENT_ENTRY = join(REPO_ROOT, 'scripts', 'package', 'agent-entry.ts');
 export const PROBE_ENTRY = join(REPO_ROOT, 'scripts', 'package', 'fixtures', 'agent-probe.ts');
 
 /** The controller files shipped in every tarball (unit, install/upgrade scripts, example config, docs). */
@@ -35,7 +37,7 @@ export interface PackagedTarget {
 }
 
 export function defaultEntry(): string {
-  return existsSync(REAL_AGENT_ENTRY) ? REAL_AGENT_ENTRY : PROBE_ENTRY;
+  return existsSync(AGENT_CLI) ? REAL_AGENT_ENTRY : PROBE_ENTRY;
 }
 
 function agentVersion(): string {

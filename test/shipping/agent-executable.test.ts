@@ -6,6 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageAgent, type PackagedTarget } from '../../scripts/package/agent-package.js';
 import { hostTarget } from '../../scripts/package/targets.js';
 import { runAgentScenario } from './support/agent-scenario.js';
+import { canReceiveNotify, startNotifyReceiver } from './support/notify-socket.js';
+import { generateHubKeyPair } from '@keyway/shared/grants';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 
 // The build machine's own target (linux-x64 here and in CI): built and run by the default test command (~20 s).
 const target = hostTarget();
@@ -50,4 +54,34 @@ describe.skipIf(!target)(`agent single executable (${target ?? 'none'})`, () => 
     expect(r.output).toContain('stopped cleanly');
     expect(r.exitCode).toBe(0);
   }, 180_000);
+
+  it.skipIf(!canReceiveNotify)('under systemd (NOTIFY_SOCKET) run reports READY=1, pings the watchdog while it runs and STOPPING=1 on SIGTERM', async () => {
+    const dir = join(work, 'notify');
+    mkdirSync(dir);
+    const receiver = await startNotifyReceiver(dir);
+    const config = join(dir, 'agent.json');
+    // No broker needed: the agent runs (and buffers) without one.
+    writeFileSync(config, JSON.stringify({ version: 1, deviceId: 'garage-notify', dataDir: join(dir, 'data'), broker: { url: 'mqtt://127.0.0.1:1' }, hubPublicKey: generateHubKeyPair().publicKeyPem }));
+    const child = spawn(built.executable, ['run', '-c', config], {
+      stdio: 'ignore',
+      env: { ...process.env, KEYWAY_LOG_LEVEL: 'silent', NOTIFY_SOCKET: receiver.path, WATCHDOG_USEC: '600000' },
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      const deadline = Date.now() + 20_000;
+      while (receiver.messages.filter((m) => m.includes('WATCHDOG=1')).length < 3) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no watchdog pings: ${JSON.stringify(receiver.messages)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(receiver.messages[0]).toMatch(/READY=1/);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      const stopDeadline = Date.now() + 5000;
+      while (!receiver.messages.some((m) => m.includes('STOPPING=1')) && Date.now() < stopDeadline) await new Promise((r) => setTimeout(r, 50));
+      expect(receiver.messages.some((m) => m.includes('STOPPING=1'))).toBe(true);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await receiver.stop();
+    }
+  }, 60_000);
 });
