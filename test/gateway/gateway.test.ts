@@ -68,6 +68,17 @@ describe('device gateway (embedded broker)', () => {
     expect(hub.ofType('keyway.platform.UnauthorizedExchangeDetected')[0]!.data).toMatchObject({ kind: 'device-topic', deviceId: 'garage-1', topic: 'keyway/v1/d/garage-2/down/cmd' });
   });
 
+  it('raises at most a few detections for a storm of refused subscriptions from one device', async () => {
+    const { client } = await device('garage-1');
+    const refused = range(1, 20).map((n) => client.subscribeAsync(`keyway/v1/d/garage-${n + 1}/down/cmd`, { qos: 1 }).then(() => 'granted', () => 'refused'));
+    expect(new Set(await Promise.all(refused))).toEqual(new Set(['refused']));
+    await waitFor(() => hub.ofType('keyway.platform.UnauthorizedExchangeDetected').length >= 3, 5_000, 'the first detections');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(hub.ofType('keyway.platform.UnauthorizedExchangeDetected')).toHaveLength(3);
+    const refusals = (await hub.gateway.metrics.getSingleMetric('keyway_gateway_refusals_total')?.get())?.values.find((v) => v.labels.reason === 'device-topic')?.value;
+    expect(refusals).toBe(20);
+  });
+
   it("refuses a device publishing under another device's id: nothing reaches the bus and a detection is raised", async () => {
     const victim = await device('garage-2');
     const { client } = await device('garage-1');
@@ -96,12 +107,14 @@ describe('device gateway (embedded broker)', () => {
     await bad.client.publishAsync('keyway/v1/d/garage-1/up/events', '{"v":1,"deviceId":', { qos: 1 });
     await bad.client.publishAsync('keyway/v1/d/garage-1/up/events', batch('garage-1', range(1, 501)), { qos: 1 });
     await bad.client.publishAsync('keyway/v1/d/garage-1/up/events', JSON.stringify({ v: 1, deviceId: 'garage-1', fromSeq: 1, toSeq: 1, events: 'x'.repeat(1024 * 1024) }), { qos: 1 });
+    await bad.client.publishAsync('keyway/v1/d/garage-1/up/events', JSON.stringify({ ...JSON.parse(batch('garage-1', [5])), toSeq: 4 }), { qos: 1 });
     await good.client.publishAsync('keyway/v1/d/garage-2/up/events', batch('garage-2', range(1, 5)), { qos: 1 });
-    await waitFor(() => bad.acks.length === 3 && good.acks.length === 1, 5_000, 'three refusals and one ack');
+    await waitFor(() => bad.acks.length === 4 && good.acks.length === 1, 5_000, 'four refusals and one ack');
     expect(bad.acks.map((a) => [a.upTo, (a.error as { code: string }).code])).toEqual([
       [0, 'MALFORMED_JSON'],
       [0, 'BATCH_TOO_LARGE'],
       [0, 'BATCH_TOO_LARGE'],
+      [0, 'INVALID_INPUT'],
     ]);
     expect(good.acks[0]).toMatchObject({ upTo: 5 });
     expect(bad.client.connected).toBe(true);

@@ -63,6 +63,11 @@ export async function bridgeBatch(
     metrics.batches.inc({ result: 'wrong-device' });
     return refusal(ackedSoFar, ErrorCode.Unauthorized, `the batch names device ${batch.deviceId} but arrived on ${deviceId}'s topic; a device speaks only for itself`);
   }
+  const outside = batch.events.find((e) => e.seq < batch.fromSeq || e.seq > batch.toSeq);
+  if (batch.toSeq < batch.fromSeq || outside) {
+    metrics.batches.inc({ result: 'malformed' });
+    return refusal(ackedSoFar, ErrorCode.InvalidInput, `every event seq must lie within fromSeq..toSeq (${batch.fromSeq}..${batch.toSeq})`);
+  }
   if (batch.events.length > deps.maxBatchEvents) {
     metrics.batches.inc({ result: 'too-large' });
     return refusal(ackedSoFar, ErrorCode.BatchTooLarge, `the batch holds ${batch.events.length} events; send at most ${deps.maxBatchEvents} per batch`);
