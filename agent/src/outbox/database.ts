@@ -19,6 +19,8 @@ export type AgentDatabase = Database.Database;
  *   (see `durableTransaction`), which fsyncs the WAL on that commit, so they survive power loss too.
  * - `wal_autocheckpoint=4000` pages (~16 MB): fewer, larger checkpoints mean fewer rewrites of the same
  *   b-tree pages (write amplification); `journal_size_limit` caps the WAL file after checkpoints.
+ * - `cache_size=-2048` (2 MiB instead of better-sqlite3's 16 MiB): the outbox is written at its end and read
+ *   front to back, so a large page cache buys nothing and costs RAM a 512 MB board needs elsewhere.
  */
 export function openAgentDatabase(path: string): AgentDatabase {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -32,6 +34,7 @@ export function openAgentDatabase(path: string): AgentDatabase {
   db.pragma('synchronous = NORMAL');
   db.pragma('wal_autocheckpoint = 4000');
   db.pragma('journal_size_limit = 16777216');
+  db.pragma('cache_size = -2048');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   return db;
