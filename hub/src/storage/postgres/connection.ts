@@ -101,11 +101,11 @@ export class PostgresConnection {
     } catch (error) {
       pool.off('error', this.onPoolError);
       await pool.end().catch(() => undefined);
-      const e = toKeywayError(error, this.target, 'start the bus store');
+      const e = toKeywayError(error, this.target, 'start the PostgreSQL store');
       if (e.code !== ErrorCode.Unavailable) throw e;
       throw new KeywayError(
         ErrorCode.Unavailable,
-        `cannot start the bus store: ${this.target} is unreachable (${describeCause(error)}); ` +
+        `cannot start the PostgreSQL store: ${this.target} is unreachable (${describeCause(error)}); ` +
           'check the connection string and that the server is running, then start again',
         { cause: error, details: e.details },
       );
@@ -143,7 +143,7 @@ export class PostgresConnection {
 
   private requirePool(): Pool {
     if (!this.pool) {
-      throw new KeywayError(ErrorCode.Unavailable, 'the PostgreSQL bus store is not open; call init() first');
+      throw new KeywayError(ErrorCode.Unavailable, 'the PostgreSQL store is not open; call init() first');
     }
     return this.pool;
   }
@@ -209,8 +209,9 @@ export class PostgresConnection {
           }
         });
       } catch (error) {
-        if (attempt >= TX_ATTEMPTS || !isKeywayError(error, ErrorCode.Conflict)) throw error;
-        log.debug({ action, attempt, pgCode: error.details.pgCode }, 'transaction rolled back by the server; retrying');
+        const pgCode = isKeywayError(error) ? error.details.pgCode : undefined;
+        if (attempt >= TX_ATTEMPTS || (pgCode !== '40P01' && pgCode !== '40001')) throw error;
+        log.debug({ action, attempt, pgCode }, 'transaction rolled back by the server; retrying');
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
       }
     }

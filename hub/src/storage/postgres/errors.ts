@@ -75,6 +75,12 @@ export function toKeywayError(error: unknown, target: string, action: string): K
       { cause: error, details },
     );
   }
+  if (code === '23505') {
+    return new KeywayError(ErrorCode.Conflict, `cannot ${action}: a record with this id already exists`, {
+      cause: error,
+      details,
+    });
+  }
   if (code === '57014' || message === 'Query read timeout') {
     return new KeywayError(
       ErrorCode.Timeout,

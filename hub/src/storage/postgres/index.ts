@@ -3,3 +3,4 @@ export { PostgresConnection, type PostgresConnectionOptions } from './connection
 export { migrate, MIGRATION_LOCK_KEY, type MigrationResult } from './migrate.js';
 export { MIGRATIONS, type Migration } from './migrations.js';
 export { describeTarget } from './errors.js';
+export { PostgresHubState } from './hub-state.js';

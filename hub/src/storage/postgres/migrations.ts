@@ -1,9 +1,10 @@
 /**
- * Versioned schema of the PostgreSQL bus backend. Append-only: a released migration is never
- * edited; a change is a new entry with the next version. Each one runs in its own transaction
- * (PostgreSQL DDL is transactional), so a failed migration leaves nothing half applied.
+ * Versioned schema of the hub's PostgreSQL state (bus log and queues, then hub state).
+ * Append-only: a released migration is never edited; a change is a new entry with the next
+ * version. All pending ones run in one transaction (PostgreSQL DDL is transactional), so a failed
+ * migration leaves nothing half applied.
  *
- * The model is the SQLite backend's (hub/src/storage/sqlite-schema.ts) with two differences:
+ * The bus model is the SQLite backend's (hub/src/storage/sqlite-schema.ts) with two differences:
  * - `dedup_key` is BYTEA: the key is `source` + NUL + `id`, and PostgreSQL TEXT cannot hold NUL.
  * - sequences are identity columns (BIGINT): gaps are possible (rolled back appends), order holds.
  */
@@ -63,6 +64,68 @@ CREATE TABLE subscribers (
   account    TEXT   NOT NULL,
   config     TEXT   NOT NULL,
   updated_at BIGINT NOT NULL
+);
+`,
+  },
+  {
+    version: 2,
+    name: 'hub state: customers, devices, grants, parcel deliveries, idempotency keys',
+    // The bus already has a \`deliveries\` table (one row per event and subscriber), so the parcel
+    // deliveries of the delivery workflow are \`parcel_deliveries\`. JSON columns stay TEXT: the store
+    // hands back exactly the text it was given, as the SQLite store does.
+    sql: `
+CREATE TABLE customers (
+  id             TEXT   PRIMARY KEY,
+  webhook_url    TEXT,
+  webhook_secret TEXT,
+  created_at     BIGINT NOT NULL
+);
+
+CREATE TABLE devices (
+  id           TEXT    PRIMARY KEY,
+  customer_id  TEXT    NOT NULL,
+  vendor       TEXT    NOT NULL,
+  token_hash   TEXT    NOT NULL,
+  created_at   BIGINT  NOT NULL,
+  online       BOOLEAN NOT NULL DEFAULT false,
+  last_seen_at BIGINT,
+  reported     TEXT
+);
+
+CREATE TABLE grants (
+  id          TEXT    PRIMARY KEY,
+  device_id   TEXT    NOT NULL,
+  holder      TEXT    NOT NULL,
+  delivery_id TEXT,
+  valid_from  BIGINT  NOT NULL,
+  valid_until BIGINT  NOT NULL,
+  actions     TEXT    NOT NULL,
+  max_uses    INTEGER NOT NULL,
+  has_pin     BOOLEAN NOT NULL,
+  token       TEXT    NOT NULL,
+  created_at  BIGINT  NOT NULL,
+  revoked_at  BIGINT,
+  uses        INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX grants_device ON grants (device_id, id);
+CREATE INDEX grants_delivery ON grants (delivery_id, id);
+
+CREATE TABLE parcel_deliveries (
+  id        TEXT    PRIMARY KEY,
+  device_id TEXT    NOT NULL,
+  state     TEXT    NOT NULL,
+  version   INTEGER NOT NULL,
+  body      TEXT    NOT NULL
+);
+CREATE INDEX parcel_deliveries_device ON parcel_deliveries (device_id, id);
+CREATE INDEX parcel_deliveries_state ON parcel_deliveries (state, id);
+
+CREATE TABLE idempotency (
+  scope      TEXT   NOT NULL,
+  key        TEXT   NOT NULL,
+  response   TEXT   NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (scope, key)
 );
 `,
   },

@@ -1,0 +1,287 @@
+import type {
+  CustomerRecord,
+  DeliveryRecord,
+  DeliveryState,
+  DeviceRecord,
+  GrantRecord,
+  HubStateStore,
+} from '../../state/types.js';
+import { PostgresConnection, type PostgresConnectionOptions } from './connection.js';
+
+interface CustomerRow {
+  id: string;
+  webhook_url: string | null;
+  webhook_secret: string | null;
+  created_at: number;
+}
+
+interface DeviceRow {
+  id: string;
+  customer_id: string;
+  vendor: string;
+  token_hash: string;
+  created_at: number;
+  online: boolean;
+  last_seen_at: number | null;
+  reported: string | null;
+}
+
+interface GrantRow {
+  id: string;
+  device_id: string;
+  holder: string;
+  delivery_id: string | null;
+  valid_from: number;
+  valid_until: number;
+  actions: string;
+  max_uses: number;
+  has_pin: boolean;
+  token: string;
+  created_at: number;
+  revoked_at: number | null;
+  uses: number;
+}
+
+const toDevice = (r: DeviceRow): DeviceRecord => ({
+  id: r.id,
+  customerId: r.customer_id,
+  vendor: r.vendor,
+  tokenHash: r.token_hash,
+  createdAt: r.created_at,
+  online: r.online,
+  lastSeenAt: r.last_seen_at,
+  reported: r.reported === null ? null : (JSON.parse(r.reported) as Record<string, unknown>),
+});
+
+const toGrant = (r: GrantRow): GrantRecord => ({
+  id: r.id,
+  deviceId: r.device_id,
+  holder: r.holder,
+  deliveryId: r.delivery_id,
+  validFrom: r.valid_from,
+  validUntil: r.valid_until,
+  actions: JSON.parse(r.actions) as string[],
+  maxUses: r.max_uses,
+  hasPin: r.has_pin,
+  token: r.token,
+  createdAt: r.created_at,
+  revokedAt: r.revoked_at,
+  uses: r.uses,
+});
+
+const GRANT_COLUMNS =
+  'id, device_id, holder, delivery_id, valid_from, valid_until, actions, max_uses, has_pin, token, created_at, revoked_at, uses';
+
+/**
+ * Hub state (customers, devices, grants, parcel deliveries, idempotency keys) in PostgreSQL, shared
+ * by every hub replica. A delivery advances by compare-and-set on its version, so two replicas
+ * handling events of one delivery never both apply a step. Same schema and migrations as the bus
+ * store; both may use one database and schema.
+ */
+export class PostgresHubState implements HubStateStore {
+  private readonly db: PostgresConnection;
+
+  constructor(options: PostgresConnectionOptions) {
+    this.db = new PostgresConnection(options);
+  }
+
+  init(): Promise<void> {
+    return this.db.open();
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  /** For readiness (/readyz): resolves when the server answers, rejects with UNAVAILABLE when not. */
+  ping(): Promise<void> {
+    return this.db.ping();
+  }
+
+  async putCustomer(c: CustomerRecord): Promise<void> {
+    await this.db.query(
+      'store a customer',
+      `INSERT INTO customers (id, webhook_url, webhook_secret, created_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (id) DO UPDATE SET webhook_url = excluded.webhook_url, webhook_secret = excluded.webhook_secret`,
+      [c.id, c.webhookUrl, c.webhookSecret, c.createdAt],
+    );
+  }
+
+  async getCustomer(id: string): Promise<CustomerRecord | undefined> {
+    const r = await this.db.query<CustomerRow>('read a customer', 'SELECT * FROM customers WHERE id = $1', [id]);
+    const row = r.rows[0];
+    return (
+      row && { id: row.id, webhookUrl: row.webhook_url, webhookSecret: row.webhook_secret, createdAt: row.created_at }
+    );
+  }
+
+  async insertDevice(d: DeviceRecord): Promise<void> {
+    await this.db.query(
+      'store a device',
+      `INSERT INTO devices (id, customer_id, vendor, token_hash, created_at, online, last_seen_at, reported)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        d.id,
+        d.customerId,
+        d.vendor,
+        d.tokenHash,
+        d.createdAt,
+        d.online,
+        d.lastSeenAt,
+        d.reported === null ? null : JSON.stringify(d.reported),
+      ],
+    );
+  }
+
+  async getDevice(id: string): Promise<DeviceRecord | undefined> {
+    const r = await this.db.query<DeviceRow>('read a device', 'SELECT * FROM devices WHERE id = $1', [id]);
+    const row = r.rows[0];
+    return row && toDevice(row);
+  }
+
+  async listDevices(page: { limit: number; after?: string }): Promise<DeviceRecord[]> {
+    const r = await this.db.query<DeviceRow>(
+      'list devices',
+      'SELECT * FROM devices WHERE id > $1 ORDER BY id LIMIT $2',
+      [page.after ?? '', page.limit],
+    );
+    return r.rows.map(toDevice);
+  }
+
+  async setDeviceOnline(id: string, online: boolean, at: number): Promise<void> {
+    await this.db.query('mark a device online', 'UPDATE devices SET online = $1, last_seen_at = $2 WHERE id = $3', [
+      online,
+      at,
+      id,
+    ]);
+  }
+
+  async setDeviceReported(id: string, reported: Record<string, unknown>, at: number): Promise<void> {
+    await this.db.query(
+      "store a device's reported state",
+      'UPDATE devices SET reported = $1, last_seen_at = $2 WHERE id = $3',
+      [JSON.stringify(reported), at, id],
+    );
+  }
+
+  async insertGrant(g: GrantRecord): Promise<void> {
+    await this.db.query(
+      'store a grant',
+      `INSERT INTO grants (${GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+      [
+        g.id,
+        g.deviceId,
+        g.holder,
+        g.deliveryId,
+        g.validFrom,
+        g.validUntil,
+        JSON.stringify(g.actions),
+        g.maxUses,
+        g.hasPin,
+        g.token,
+        g.createdAt,
+        g.revokedAt,
+        g.uses,
+      ],
+    );
+  }
+
+  async getGrant(id: string): Promise<GrantRecord | undefined> {
+    const r = await this.db.query<GrantRow>('read a grant', `SELECT ${GRANT_COLUMNS} FROM grants WHERE id = $1`, [id]);
+    const row = r.rows[0];
+    return row && toGrant(row);
+  }
+
+  async listGrants(
+    filter: { deviceId?: string; deliveryId?: string },
+    page: { limit: number; after?: string },
+  ): Promise<GrantRecord[]> {
+    const r = await this.db.query<GrantRow>(
+      'list grants',
+      `SELECT ${GRANT_COLUMNS} FROM grants
+       WHERE ($1::text IS NULL OR device_id = $1) AND ($2::text IS NULL OR delivery_id = $2) AND id > $3
+       ORDER BY id LIMIT $4`,
+      [filter.deviceId ?? null, filter.deliveryId ?? null, page.after ?? '', page.limit],
+    );
+    return r.rows.map(toGrant);
+  }
+
+  /** The first revocation time stays; revoking again changes nothing. */
+  async revokeGrant(id: string, at: number): Promise<GrantRecord | undefined> {
+    const r = await this.db.query<GrantRow>(
+      'revoke a grant',
+      `UPDATE grants SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 RETURNING ${GRANT_COLUMNS}`,
+      [at, id],
+    );
+    const row = r.rows[0];
+    return row && toGrant(row);
+  }
+
+  async recordGrantUse(id: string): Promise<void> {
+    await this.db.query('count a grant use', 'UPDATE grants SET uses = uses + 1 WHERE id = $1', [id]);
+  }
+
+  async insertDelivery(d: DeliveryRecord): Promise<void> {
+    await this.db.query(
+      'store a delivery',
+      'INSERT INTO parcel_deliveries (id, device_id, state, version, body) VALUES ($1, $2, $3, $4, $5)',
+      [d.id, d.deviceId, d.state, d.version, JSON.stringify(d)],
+    );
+  }
+
+  async getDelivery(id: string): Promise<DeliveryRecord | undefined> {
+    const r = await this.db.query<{ body: string }>(
+      'read a delivery',
+      'SELECT body FROM parcel_deliveries WHERE id = $1',
+      [id],
+    );
+    const row = r.rows[0];
+    return row && (JSON.parse(row.body) as DeliveryRecord);
+  }
+
+  async listDeliveries(
+    filter: { deviceId?: string; state?: DeliveryState },
+    page: { limit: number; after?: string },
+  ): Promise<DeliveryRecord[]> {
+    const r = await this.db.query<{ body: string }>(
+      'list deliveries',
+      `SELECT body FROM parcel_deliveries
+       WHERE ($1::text IS NULL OR device_id = $1) AND ($2::text IS NULL OR state = $2) AND id > $3
+       ORDER BY id LIMIT $4`,
+      [filter.deviceId ?? null, filter.state ?? null, page.after ?? '', page.limit],
+    );
+    return r.rows.map((row) => JSON.parse(row.body) as DeliveryRecord);
+  }
+
+  /** Compare-and-set: the row lock makes a concurrent writer re-check the version after this commits. */
+  async updateDelivery(next: DeliveryRecord): Promise<boolean> {
+    const r = await this.db.query(
+      'advance a delivery',
+      'UPDATE parcel_deliveries SET state = $1, version = $2, body = $3 WHERE id = $4 AND version = $5',
+      [next.state, next.version, JSON.stringify(next), next.id, next.version - 1],
+    );
+    return r.rowCount === 1;
+  }
+
+  async recallIdempotent(scope: string, key: string): Promise<string | undefined> {
+    const r = await this.db.query<{ response: string }>(
+      'read an idempotency key',
+      'SELECT response FROM idempotency WHERE scope = $1 AND key = $2',
+      [scope, key],
+    );
+    return r.rows[0]?.response;
+  }
+
+  /**
+   * First writer wins. Two statements on purpose: when another replica's insert of the same key is
+   * in flight, the INSERT waits for it, and only a later statement's snapshot sees its response.
+   */
+  async rememberIdempotent(scope: string, key: string, response: string, at: number): Promise<string> {
+    await this.db.query(
+      'store an idempotency key',
+      'INSERT INTO idempotency (scope, key, response, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
+      [scope, key, response, at],
+    );
+    return (await this.recallIdempotent(scope, key)) ?? response;
+  }
+}
