@@ -51,6 +51,7 @@ describe.skipIf(!wanted || missing.length > 0)('agent single executable (linux-a
       wrapper: [arm.qemu!.binary, '-L', arm.qemu!.sysroot],
       workDir: join(work, 'scenario'),
       slowdown: 4,
+      log: (l) => console.log(`arm64 scenario: ${l}`),
     });
     console.log(`agent executable linux-arm64 under qemu: ready in ${r.startupMs.toFixed(0)} ms; ${r.offlineDepth} events buffered offline`);
     expect(r.commandResult).toMatchObject({ status: 'ok', data: { action: 'open' } });

@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -77,12 +77,25 @@ export async function runAgentScenario(opts: ScenarioOptions): Promise<ScenarioR
     const [first, ...rest] = [...(opts.wrapper ?? []), opts.executable, ...args];
     return [first!, rest];
   };
-  const cli = (...args: string[]): string => {
+  // Asynchronous on purpose: the broker and the hub stand-in run in this process and must keep serving while
+  // the CLI (seconds under qemu) runs.
+  const cli = (...args: string[]): Promise<string> => {
     const [cmd, rest] = cmdLine(...args);
-    const r = spawnSync(cmd, rest, { encoding: 'utf8', env: { ...process.env, KEYWAY_LOG_LEVEL: 'warn' }, timeout: 60_000 * slow });
-    if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-    return r.stdout;
+    return new Promise((resolve, reject) => {
+      const c = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KEYWAY_LOG_LEVEL: 'warn' } });
+      let out = '';
+      let err = '';
+      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      c.once('error', reject);
+      c.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${args.join(' ')} exited ${code}: ${err}`))));
+    });
   };
+  const inspect = async (): Promise<{ depth: number; lastSeq: number }> => {
+    const r = JSON.parse(await cli('outbox', '-c', config, '--json')) as { depth: number; lastSeq: number } | null;
+    return { depth: r?.depth ?? 0, lastSeq: r?.lastSeq ?? 0 };
+  };
+  const receivedSeqs = (): Set<number> => new Set((responder.received.get(deviceId) ?? []).map((e) => e.seq));
 
   let output = '';
   let child: ChildProcess | undefined;
@@ -119,21 +132,40 @@ export async function runAgentScenario(opts: ScenarioOptions): Promise<ScenarioR
     if (!commandResult) throw new Error(`the open command never succeeded\n${context()}`);
     const types = (): string[] => (responder.received.get(deviceId) ?? []).map((e) => e.type);
     await until('DoorStateChanged and GrantUsed reach the hub', () => types().includes('keyway.access.GrantUsed') && types().includes('keyway.device.DoorStateChanged'), 30_000 * slow, context);
-    const depth = (): number => (JSON.parse(cli('outbox', '-c', config, '--json')) as { depth: number } | null)?.depth ?? 0;
-    await until('the outbox drains while online', () => depth() === 0, 30_000 * slow, context);
+    opts.log?.(`door command: ${JSON.stringify(commandResult)}`);
+    await until('the outbox drains while online', async () => (await inspect()).depth === 0, 30_000 * slow, context);
 
-    // The network goes away: heartbeats (every 5 s) pile up in the outbox.
+    // The network goes away: new events (heartbeats every 5 s) are numbered and kept in the outbox.
+    const lastSeenOnline = Math.max(0, ...receivedSeqs());
     await broker.stop();
     opts.log?.('broker stopped');
     let offlineDepth = 0;
-    await until('events are kept in the outbox while offline', () => (offlineDepth = depth()) >= 1, 30_000 * slow, context);
-    const before = responder.count(deviceId);
+    await until(
+      'events created while offline are kept in the outbox',
+      async () => {
+        const o = await inspect();
+        offlineDepth = o.depth;
+        return o.depth >= 1 && o.lastSeq > lastSeenOnline;
+      },
+      60_000 * slow,
+      context,
+    );
 
-    // It comes back on the same address: everything kept is delivered, in sequence, without gaps.
+    // It comes back on the same address: everything kept is delivered, and the hub then has every sequence number.
     broker = await startAedes(port);
     opts.log?.('broker restarted');
-    await until('the offline events reach the hub', () => responder.count(deviceId) >= before + offlineDepth, 60_000 * slow, context);
-    await until('the outbox drains after reconnecting', () => depth() === 0, 60_000 * slow, context);
+    let lastSeq = 0;
+    await until(
+      'the outbox drains after reconnecting',
+      async () => {
+        const o = await inspect();
+        lastSeq = o.lastSeq;
+        return o.depth === 0;
+      },
+      90_000 * slow,
+      context,
+    );
+    await until('the hub has every event up to the last sequence', () => receivedSeqs().size >= lastSeq && Math.max(...receivedSeqs()) >= lastSeq, 30_000 * slow, context);
     const seqs = (responder.received.get(deviceId) ?? []).map((e) => e.seq);
     const rssKiBAtEnd = opts.wrapper?.length ? undefined : rssKiB(proc.pid);
 
