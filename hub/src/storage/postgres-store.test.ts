@@ -162,9 +162,7 @@ describe.skipIf(!available)('PostgreSQL bus store', () => {
     const clients = Array.from({ length: 4 }, () => new pg.Client({ connectionString: database }));
     await Promise.all(clients.map((c) => c.connect()));
     try {
-      const results = await Promise.all(
-        clients.map((c) => migrate(c as unknown as pg.PoolClient, { timeoutMs: 30_000, schema })),
-      );
+      const results = await Promise.all(clients.map((c) => migrate(c, { timeoutMs: 30_000, schema })));
       const applied = results.flatMap((r) => r.applied).sort((x, y) => x - y);
       expect(applied).toEqual(MIGRATIONS.map((m) => m.version));
       const rows = await clients[0]!.query<{ version: number }>(

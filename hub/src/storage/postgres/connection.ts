@@ -51,6 +51,7 @@ export class PostgresConnection {
   private readonly options: Required<PostgresConnectionOptions>;
   private readonly target: string;
   private pool: Pool | undefined;
+  private opening: Promise<void> | undefined;
   private readonly onPoolError = (error: Error): void => {
     // An idle connection died (server restart, network): the pool drops it and opens a new one on
     // demand. Without this listener the error would crash the process.
@@ -72,7 +73,15 @@ export class PostgresConnection {
   }
 
   /** Connects, checks the server answers, and applies pending migrations. Safe on every start. */
-  async open(): Promise<void> {
+  open(): Promise<void> {
+    // Concurrent calls share one attempt instead of each building (and leaking) a pool.
+    this.opening ??= this.openPool().finally(() => {
+      this.opening = undefined;
+    });
+    return this.opening;
+  }
+
+  private async openPool(): Promise<void> {
     if (this.pool) return;
     const o = this.options;
     try {

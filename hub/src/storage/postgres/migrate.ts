@@ -1,4 +1,4 @@
-import type { PoolClient } from 'pg';
+import type { ClientBase } from 'pg';
 import { createLogger } from '@keyway/shared';
 import { MIGRATIONS, type Migration } from './migrations.js';
 
@@ -31,7 +31,7 @@ export interface MigrationResult {
  * and the schema change commit or roll back together, so a crash mid-way leaves the old schema.
  */
 export async function migrate(
-  client: PoolClient,
+  client: ClientBase,
   options: { timeoutMs: number; schema: string },
   migrations: readonly Migration[] = MIGRATIONS,
 ): Promise<MigrationResult> {
