@@ -10,7 +10,7 @@ describe('time acceleration', () => {
     await door.start();
     const realStart = performance.now();
     const virtualStart = clock.now();
-    const result = await door.close({ kind: 'auto-close', reason: 'demo' });
+    const result = await door.close({ kind: 'auto-close' });
     const realMs = performance.now() - realStart;
     expect(result).toMatchObject({ outcome: 'completed', state: 'closed', presses: 1 });
     // Warning (5 s) + pulse + 12 s travel in virtual time...

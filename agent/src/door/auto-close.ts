@@ -118,7 +118,6 @@ export class AutoCloser {
     try {
       const result = await this.door.close({
         kind: 'auto-close',
-        reason: what.reason,
         ...(what.delivery?.grantId === undefined ? {} : { grantId: what.delivery.grantId }),
         ...(what.delivery?.holder === undefined ? {} : { holder: what.delivery.holder }),
       });

@@ -106,19 +106,35 @@ describe('door controller against the simulated garage', () => {
       expect(h.garage.door.presses[0]!.warningSince).toBe(warnOn!.at);
     });
 
-    it('when told to stop a closing door, it presses once at once and reports stopped; an idle door is not pressed', async () => {
-      h = await createHarness({ position: 1 });
+    it('when told to stop a closing door, it warns, presses once and reports stopped; an idle door is not pressed', async () => {
+      h = await createHarness({ position: 1, travelMs: 20_000, config: { travelTimeoutMs: 30_000 } });
       h.garage.door.pressWallButton();
       await vi.advanceTimersByTimeAsync(300);
       expect(h.door.currentState).toBe('closing');
-      const halting = h.door.halt({ kind: 'command', commandId: 'stop-1' });
-      await vi.advanceTimersByTimeAsync(1);
-      expect(h.garage.door.currentMotion).toBe('still');
-      const result = await settle(halting);
+      const result = await settle(h.door.halt({ kind: 'command', commandId: 'stop-1' }));
       expect(result).toMatchObject({ outcome: 'completed', state: 'stopped', presses: 1 });
-      expect(h.timeline.some((e) => e.kind === 'warning')).toBe(false);
       expect(h.garage.door.currentMotion).toBe('still');
+      const warnOn = h.timeline.find((e) => e.kind === 'warning' && e.active);
+      const pulse = h.timeline.find((e) => e.kind === 'pulse');
+      expect(pulse!.at - warnOn!.at).toBeGreaterThanOrEqual(5000);
       expect(await h.door.halt({ kind: 'command', commandId: 'stop-2' })).toMatchObject({ outcome: 'already', presses: 0 });
+    });
+
+    it('when the open switch dies on a door resting open, a stop does not start it down unwarned', async () => {
+      h = await createHarness({ position: 1 });
+      h.garage.door.injectFault('dead-open-sensor');
+      await vi.advanceTimersByTimeAsync(100);
+      expect(h.door.currentState).toBe('closing');
+      void h.door.halt({ kind: 'command', commandId: 'stop-1' }).catch(() => undefined);
+      await vi.advanceTimersByTimeAsync(4900);
+      expect(relayEdges()).toBe(0);
+      await vi.advanceTimersByTimeAsync(5000);
+      // Either the press came after a full warning, or (as here, once the travel timeout showed
+      // the door "stopped") no press was needed at all.
+      for (const p of h.garage.door.presses.filter((x) => x.effect === 'start-down')) {
+        expect(p.at - p.warningSince!).toBeGreaterThanOrEqual(5000);
+      }
+      expect(h.door.currentState).toBe('stopped');
     });
 
     it('when told to stop an opening door, it warns first, because a door already halted by hand would start down', async () => {
@@ -152,7 +168,7 @@ describe('door controller against the simulated garage', () => {
     });
 
     it('when told to open a closing door, it stops it and reverses it', async () => {
-      h = await createHarness({ position: 1 });
+      h = await createHarness({ position: 1, travelMs: 20_000, config: { travelTimeoutMs: 30_000 } });
       h.garage.door.pressWallButton();
       await vi.advanceTimersByTimeAsync(400);
       expect(h.door.currentState).toBe('closing');
@@ -220,6 +236,8 @@ describe('door controller against the simulated garage', () => {
       expect(result).toMatchObject({ outcome: 'obstructed', state: 'open', presses: 1 });
       expect(h.timeline.some((e) => e.kind === 'obstruction' && e.active)).toBe(true);
       expect(h.states()).toEqual(['open', 'closing', 'opening', 'open']);
+      const reversal = h.timeline.flatMap((e) => (e.kind === 'state' && e.event.state === 'opening' ? [e.event] : []))[0];
+      expect(reversal?.cause).toEqual({ ...REMOTE, kind: 'obstruction-reversal' });
     });
 
     it('when retries are allowed, a reversed close is retried after a fresh warning, and no more than configured', async () => {

@@ -221,7 +221,8 @@ export class DoorController {
           await this.waitArrival(ctx);
           break;
         case 'closing':
-          if (!(await this.press(ctx, false))) break;
+          // Stopping a closing door could start a close if the open switch has died: warn first.
+          if (!(await this.press(ctx, true))) break;
           if (isMoving(this.state)) this.setState('stopped', this.movementCause);
           break;
         case 'stopped':
@@ -383,11 +384,15 @@ export class DoorController {
   private onBeam(active: boolean): void {
     const state = this.state;
     const cause = isMoving(state) ? this.movementCause : null;
-    this.events.emit('obstruction', { active, state, cause, at: this.clock.now() });
-    if (active && state === 'closing') {
+    const during = state === 'closing' || state === 'opening' ? state : 'idle';
+    const reversed = active && state === 'closing';
+    this.events.emit('obstruction', { active, during, reversed, state, cause, at: this.clock.now() });
+    if (reversed) {
       this.obstructionCount++;
       this.log.warn({ cause }, 'beam broken while closing; the opener reverses');
-      // UL 325 openers must reverse on a broken beam while closing.
+      // UL 325 openers must reverse on a broken beam while closing; the reversal keeps the
+      // ids of the movement it interrupted.
+      this.movementCause = { ...this.movementCause, kind: 'obstruction-reversal' };
       this.setState('opening', this.movementCause);
     }
     this.notify();
@@ -419,10 +424,12 @@ export class DoorController {
 
   /**
    * Whether a press now could start the door downwards. Reed switches cannot see a stop between
-   * the ends, so an "opening" door may already stand still with the opener's next move down.
+   * the ends: an "opening" door may already stand still with the opener's next move down, and
+   * "closing" is also what a dead open switch looks like on a door resting open. Only a press
+   * from the closed switch cannot start a close.
    */
   private pressMayStartClose(): boolean {
-    return this.state !== 'closing' && this.state !== 'closed';
+    return this.state !== 'closed';
   }
 
   /** Read through a call so TypeScript does not keep a narrowing across awaits. */

@@ -2,27 +2,27 @@ import type { DigitalInput, DigitalOutput } from '../hal/types.js';
 
 export type DoorState = 'closed' | 'opening' | 'open' | 'closing' | 'stopped' | 'unknown' | 'fault';
 
-export type CauseKind = 'command' | 'auto-close' | 'wall-button' | 'unknown';
+/** Matches `cause.kind` of DoorStateChanged v2 (schemas/device/DoorStateChanged.v2.json). */
+export type CauseKind = 'command' | 'auto-close' | 'wall-button' | 'keypad' | 'obstruction-reversal' | 'unknown';
 
-/** Who or what moved the door. Becomes the `cause` of a DoorStateChanged event. */
+/** Who or what moved the door: the `cause` of a DoorStateChanged v2 event, field for field. */
 export interface MovementCause {
   kind: CauseKind;
   commandId?: string;
   grantId?: string;
   holder?: string;
-  /** For auto-close: `open-timeout` or `delivery`. */
-  reason?: string;
 }
 
-/** The cause a command carries: a remote/keypad command, or an auto-close policy. */
-export type CommandCause = MovementCause & { kind: 'command' | 'auto-close' };
+/** The cause a command carries: a remote command, a keypad PIN, or an auto-close policy. */
+export type CommandCause = MovementCause & { kind: 'command' | 'auto-close' | 'keypad' };
 
 export type FaultReason = 'both-limits' | 'gave-up' | 'no-movement';
 
 export interface DoorEvents {
   [key: string]: unknown;
   stateChanged: { state: DoorState; previous: DoorState; cause: MovementCause; at: number };
-  obstruction: { active: boolean; state: DoorState; cause: MovementCause | null; at: number };
+  /** `during` and `reversed` match ObstructionDetected v1; `active: false` is the beam clearing. */
+  obstruction: { active: boolean; during: 'closing' | 'opening' | 'idle'; reversed: boolean; state: DoorState; cause: MovementCause | null; at: number };
   fault: { reason: FaultReason; message: string; at: number };
   warning: { active: boolean; at: number };
   relayPulse: { at: number; cause: CommandCause };
