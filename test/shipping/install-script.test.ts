@@ -3,6 +3,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, re
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '@keyway/agent/config';
 import { REPO_ROOT } from '../../scripts/package/paths.js';
 
 const DEPLOY = join(REPO_ROOT, 'deploy');
@@ -86,6 +87,13 @@ describe('controller install script', () => {
     expect(r.status).not.toBe(0);
     expect(r.out).toMatch(/checksums .* do not match/);
     expect(readlinkSync(join(root, 'opt/keyway/current'))).toBe('releases/1.2.0-linux-x64');
+  });
+});
+
+describe('example controller config', () => {
+  it('agent.example.json, which install.sh copies to /etc/keyway/agent.json, passes the agent config schema', () => {
+    const result = validateConfig(JSON.parse(readFileSync(join(DEPLOY, 'agent.example.json'), 'utf8')));
+    expect(result.ok ? 'valid' : JSON.stringify(result.problems)).toBe('valid');
   });
 });
 
