@@ -300,10 +300,11 @@ export class DoorController {
     if (mayStartClose) this.throwIfObstructed();
     if (this.state !== decidedOn) return false;
     ctx.presses++;
-    await this.io.relay.write(true);
-    this.events.emit('relayPulse', { at: this.clock.now(), cause: ctx.cause });
     try {
-      // Not abortable: a closure always runs its full length, then always releases.
+      await this.io.relay.write(true);
+      this.events.emit('relayPulse', { at: this.clock.now(), cause: ctx.cause });
+      // Not abortable: a closure always runs its full length, then always releases (also when
+      // the write itself failed half-way).
       await sleep(this.clock, this.config.pulseMs);
     } finally {
       await this.io.relay.write(false);
