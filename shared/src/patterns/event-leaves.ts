@@ -28,7 +28,9 @@ function collectAt(value: unknown, membership: Membership | null, out: Leaf[]): 
     for (let i = 0; i < arr.length; i++) {
       const el = arr[i];
       // Objects inside the array carry no leaf for this path: exists applies to leaves only.
-      if (isLeafValue(el) || Array.isArray(el)) collectAt(el, withIndex(membership, arr, i), out);
+      // An array of values holds leaves of this one path, so no other field can need the same
+      // element: its position is left out, which keeps [1,2,...] x [a,b,...] from multiplying out.
+      if (isLeafValue(el) || Array.isArray(el)) collectAt(el, membership, out);
     }
   }
 }

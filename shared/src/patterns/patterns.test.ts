@@ -99,3 +99,18 @@ describe('RuleMatcher holds many rules at once', () => {
     expect(testPattern('{"a":["x"]}', '{"a":"x"}')).toBe(true);
   });
 });
+
+describe('matching cost stays bounded on large arrays', () => {
+  it('when several fields hold thousands of values each and the last field fails, both matchers answer quickly', { timeout: 3000 }, () => {
+    const many = (n: number, f: (i: number) => unknown): unknown[] => Array.from({ length: n }, (_, i) => f(i));
+    const event = { a: many(3000, (i) => i), b: many(3000, (i) => `v${i}`), c: many(3000, (i) => i % 2 === 0) };
+    const failing = { a: [{ numeric: ['>=', 0] }], b: [{ prefix: 'v' }], c: ['never'] };
+    const passing = { a: [{ numeric: ['>=', 0] }], b: [{ prefix: 'v' }], c: [true] };
+    expect(testPattern(failing, event)).toBe(false);
+    expect(testPattern(passing, event)).toBe(true);
+    const m = new RuleMatcher();
+    m.add('failing', failing);
+    m.add('passing', passing);
+    expect(m.match(event)).toEqual(['passing']);
+  });
+});

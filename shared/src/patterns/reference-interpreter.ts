@@ -29,9 +29,17 @@ function branchMatches(branch: Branch, event: unknown): boolean {
     const field = fields[i];
     const atPath = leaves[i];
     if (field === undefined || atPath === undefined) return false;
+    let triedWithoutNewPositions = false;
     for (const leaf of atPath) {
       if (!consistent(m, leaf.membership)) continue;
-      if (field.matchers.some((x) => valueMatches(x, leaf.value)) && search(i + 1, merge(m, leaf.membership))) return true;
+      if (!field.matchers.some((x) => valueMatches(x, leaf.value))) continue;
+      const next = merge(m, leaf.membership);
+      // Leaves that pin no new array position all lead to the same search; one try is enough.
+      if (next === m) {
+        if (triedWithoutNewPositions) continue;
+        triedWithoutNewPositions = true;
+      }
+      if (search(i + 1, next)) return true;
     }
     if (field.allowsAbsence && !atPath.some((leaf) => consistent(m, leaf.membership))) return search(i + 1, m);
     return false;
