@@ -4,3 +4,4 @@ export { migrate, MIGRATION_LOCK_KEY, type MigrationResult } from './migrate.js'
 export { MIGRATIONS, type Migration } from './migrations.js';
 export { describeTarget } from './errors.js';
 export { PostgresHubState } from './hub-state.js';
+export { PostgresAuditStore } from './audit-store.js';

@@ -129,4 +129,18 @@ CREATE TABLE idempotency (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'schema registry audit chain',
+    // Each hash is followed by at most one entry (unique prev_hash) and each position holds one
+    // (seq primary key): two replicas appending at once cannot fork the chain; the second fails.
+    sql: `
+CREATE TABLE registry_audit (
+  seq       INTEGER PRIMARY KEY,
+  prev_hash TEXT    NOT NULL UNIQUE,
+  hash      TEXT    NOT NULL UNIQUE,
+  record    TEXT    NOT NULL
+);
+`,
+  },
 ];
