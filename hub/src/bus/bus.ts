@@ -123,6 +123,7 @@ export class Bus {
     if (this.started) return;
     await this.store.init();
     await this.store.putAccount(this.platform, this.clock());
+    await this.subscribers.loadStored();
     this.subscribers.start();
     this.alarms.start();
     const retention = this.options.retentionMs ?? 7 * 24 * 3600_000;
@@ -193,6 +194,7 @@ export class Bus {
     return this.subscribers.declare(declaration);
   }
 
+  /** Stops this process delivering to the subscriber; its queue keeps filling until it is declared again. */
   removeSubscriber(name: string): Promise<boolean> {
     return this.subscribers.remove(name);
   }

@@ -77,7 +77,8 @@ export class SubscriberSet {
       updatedAt: this.deps.clock(),
     });
     const existing = this.active.get(d.name);
-    for (const id of existing?.rules ?? []) this.matcher.remove(id);
+    // drop every rule of this name (active, stored or left by an earlier declaration) before adding
+    for (let i = 0; this.matcher.remove(`${d.name}#${i}`); i++);
     rules.forEach((pattern, i) => this.matcher.add(`${d.name}#${i}`, pattern));
     const ruleIds = rules.map((_, i) => `${d.name}#${i}`);
     if (existing) {
@@ -93,14 +94,36 @@ export class SubscriberSet {
     return status;
   }
 
-  /** Stops delivering to a subscriber in this process; its queue stays for the next declaration. */
+  /**
+   * Stops delivering to a subscriber in this process. The subscription is durable: its rules stay,
+   * so events keep queueing for it until it is declared again.
+   */
   async remove(name: string): Promise<boolean> {
     const a = this.active.get(name);
     if (!a) return false;
-    for (const id of a.rules) this.matcher.remove(id);
     this.active.delete(name);
     await a.worker.stop();
     return true;
+  }
+
+  /**
+   * Routes to every recorded subscriber from the start, before code re-declares its handler, so
+   * events published early after a restart still queue for it.
+   */
+  async loadStored(): Promise<void> {
+    for (const record of await this.deps.store.listSubscribers()) {
+      if (this.active.has(record.name)) continue;
+      try {
+        const config = JSON.parse(record.config) as { types: string[]; patterns: Record<string, unknown>[] };
+        const patterns = config.patterns.length > 0 ? config.patterns : [{}];
+        patterns.forEach((p, i) => this.matcher.add(`${record.name}#${i}`, { ...p, type: config.types }));
+      } catch (error) {
+        this.deps.log.warn(
+          { subscriber: record.name, err: String(error) },
+          'stored subscriber has unusable rules; re-declare it',
+        );
+      }
+    }
   }
 
   route(event: EventEnvelope): string[] {

@@ -10,7 +10,10 @@ describe('input transformer', () => {
   });
 
   it('keeps picked values typed where a JSON template string is exactly a placeholder', () => {
-    const t = { inputPaths: { n: '$.data.n', tags: '$.data.tags', all: '$' }, template: { count: '<n>', tags: '<tags>', id: 'x-<n>', keep: 1 } };
+    const t = {
+      inputPaths: { n: '$.data.n', tags: '$.data.tags', all: '$' },
+      template: { count: '<n>', tags: '<tags>', id: 'x-<n>', keep: 1 },
+    };
     expect(applyTransformer(t, event)).toEqual({ count: 3, tags: ['a'], id: 'x-3', keep: 1 });
   });
 
