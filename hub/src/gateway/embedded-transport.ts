@@ -65,7 +65,13 @@ export class EmbeddedTransport implements GatewayTransport {
         // client is null only for an orphaned Last Will, which was checked when its owner connected.
         if (!client) return callback(null);
         const decision = mayPublish(client.id, packet.topic);
-        if (decision.allowed) return callback(null);
+        if (decision.allowed) {
+          // The hub is the only reader of device topics and is subscribed for the broker's whole life, so retained
+          // copies serve nobody, and aedes scans every retained message on every SUBSCRIBE: with one retained
+          // status per device a connect storm of N devices would cost O(N^2).
+          packet.retain = false;
+          return callback(null);
+        }
         sink.detection({ kind: 'device-topic', deviceId: client.id, topic: packet.topic, detail: decision.reason });
         callback(new Error(decision.reason));
       },
