@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3';
 import { createLogger, type Logger } from '@keyway/shared';
 import type { TimeInterval } from '@keyway/shared/grants';
 import { durableTransaction, type AgentDatabase } from '../outbox/database.js';
@@ -9,6 +10,11 @@ export interface TrustedClockOptions {
   driftPpm?: number;
   /** Allowance for the delay between the hub signing a time and the agent reading it (default 2000 ms). */
   syncErrorMs?: number;
+  /**
+   * Hub times arrive with every ack; persisting each would be a write per ack. An anchor at most this old
+   * (default 60 s) is persisted instead: after a restart it only means a slightly wider interval.
+   */
+  persistEveryMs?: number;
 }
 
 export interface TimeStatus {
@@ -43,6 +49,9 @@ export class TrustedClock {
   private readonly log: Logger;
   private anchor: Anchor | undefined;
   private floorMs = 0;
+  private lastPersistMono = Number.NEGATIVE_INFINITY;
+  private readonly persistEveryMs: number;
+  private upsert: Statement<[number, number, string, number]> | undefined;
 
   constructor(
     private readonly db: AgentDatabase,
@@ -51,6 +60,7 @@ export class TrustedClock {
     this.sources = options.sources ?? systemClockSources;
     this.driftPpm = options.driftPpm ?? 200;
     this.syncErrorMs = options.syncErrorMs ?? 2_000;
+    this.persistEveryMs = options.persistEveryMs ?? 60_000;
     this.log = createLogger('agent.clock');
   }
 
@@ -81,9 +91,10 @@ export class TrustedClock {
       this.log.warn({ hubMs, lowMs: current.lowMs }, 'ignoring a signed hub time older than the trusted lower bound');
       return false;
     }
+    const firstThisBoot = this.anchor?.bootId !== this.sources.bootId();
     this.anchor = { hubMs, monoMs: this.sources.monoMs(), bootId: this.sources.bootId(), floorMs: Math.max(this.floorMs, hubMs) };
     this.floorMs = this.anchor.floorMs;
-    this.persist(this.anchor);
+    if (firstThisBoot || this.sources.monoMs() - this.lastPersistMono >= this.persistEveryMs) this.persist(this.anchor);
     return true;
   }
 
@@ -139,10 +150,12 @@ export class TrustedClock {
   }
 
   private persist(a: Anchor): void {
-    durableTransaction(this.db, () => {
-      this.db
-        .prepare('INSERT INTO trusted_time (id, hub_ms, mono_ms, boot_id, floor_ms) VALUES (1, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET hub_ms = excluded.hub_ms, mono_ms = excluded.mono_ms, boot_id = excluded.boot_id, floor_ms = excluded.floor_ms')
-        .run(a.hubMs, a.monoMs, a.bootId, a.floorMs);
-    });
+    this.upsert ??= this.db.prepare<[number, number, string, number]>(
+      'INSERT INTO trusted_time (id, hub_ms, mono_ms, boot_id, floor_ms) VALUES (1, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET hub_ms = excluded.hub_ms, mono_ms = excluded.mono_ms, boot_id = excluded.boot_id, floor_ms = excluded.floor_ms',
+    );
+    const upsert = this.upsert;
+    // fsynced: the floor is what keeps a clock set back from reviving expired grants after a power cut.
+    durableTransaction(this.db, () => upsert.run(a.hubMs, a.monoMs, a.bootId, a.floorMs));
+    this.lastPersistMono = this.sources.monoMs();
   }
 }

@@ -152,6 +152,8 @@ export class SyncLoop {
   }
 
   private onAck(payload: Buffer): void {
+    // After stop() the outbox may already be closed; an ack arriving now is simply resent-and-acked next run.
+    if (!this.running) return;
     const ack = parseJson(AckMessage, payload);
     if (!ack) {
       this.log.warn('ignoring a malformed ack');
@@ -178,6 +180,7 @@ export class SyncLoop {
     if (this.deleteTimer) clearTimeout(this.deleteTimer);
     this.deleteTimer = undefined;
     if (this.ackedSeq <= this.deletedUpTo) return;
+    // Called from stop() before the outbox stops; never after (onAck ignores acks once stopped).
     this.outbox.ackUpTo(this.ackedSeq);
     this.deletedUpTo = this.ackedSeq;
   }
