@@ -108,6 +108,20 @@ describe.skipIf(!socat)('serial keypad over a real pty', () => {
     expect((await pin).pin).toBe('2468');
   });
 
+  it('when a courier stops typing half-way, the half PIN is discarded after the key timeout', async () => {
+    await keypad.stop();
+    keypad = new SerialKeypad({ path: device.path, reopenMs: 50, keyTimeoutMs: 100 });
+    await keypad.start();
+    const pins: string[] = [];
+    keypad.events.on('pin', (e) => pins.push(e.pin));
+    await device.type('99');
+    await new Promise((r) => setTimeout(r, 300));
+    const pin = next(keypad, 'pin');
+    await device.type('1234#');
+    expect((await pin).pin).toBe('1234');
+    expect(pins).toEqual(['1234']);
+  });
+
   it('when the device is absent at start, the driver keeps trying and connects once it appears', async () => {
     await device.disconnect();
     await keypad.start();
