@@ -157,11 +157,9 @@ export class AccessService {
 
   /** Signs a command for one device; an `open` must name a grant for that device. Returns the command id. */
   async sendCommand(deviceId: string, action: CommandAction, grantId?: string, commandId = `c-${randomUUID()}`): Promise<string> {
-    if (action === 'open') {
-      const grant = grantId === undefined ? undefined : await this.options.state.getGrant(grantId);
-      if (!grant || grant.deviceId !== deviceId) {
-        throw new KeywayError(ErrorCode.GrantInvalid, `an open command for ${deviceId} needs a grant issued for that device`, { details: { deviceId, grantId } });
-      }
+    const grant = grantId === undefined ? undefined : await this.options.state.getGrant(grantId);
+    if (action === 'open' && (!grant || grant.deviceId !== deviceId)) {
+      throw new KeywayError(ErrorCode.GrantInvalid, `an open command for ${deviceId} needs a grant issued for that device`, { details: { deviceId, grantId } });
     }
     const now = this.clock();
     const token = await signCommand(
@@ -172,6 +170,8 @@ export class AccessService {
         exp: Math.ceil((now + (this.options.commandTtlMs ?? 60_000)) / 1000),
         action,
         ...(grantId ? { grantId } : {}),
+        // The grant travels with the command, so a device that missed the grant push can still verify it.
+        ...(grant && grant.deviceId === deviceId ? { grant: grant.token } : {}),
       },
       this.options.signingKey,
     );

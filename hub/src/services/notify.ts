@@ -72,7 +72,8 @@ export function notificationSubscriber(options: { state: HubStateStore; timeoutM
           method: 'POST',
           headers: {
             'content-type': 'application/json',
-            'x-keyway-dedup-key': context.dedupKey,
+            // source + NUL + id: percent-encoded, since header values cannot carry control characters.
+            'x-keyway-dedup-key': encodeURIComponent(context.dedupKey),
             ...(customer.webhookSecret ? { [SIGNATURE_HEADER]: signWebhook(customer.webhookSecret, body, Date.now()) } : {}),
           },
           body,
