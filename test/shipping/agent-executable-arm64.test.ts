@@ -35,7 +35,8 @@ describe.skipIf(!wanted || missing.length > 0)('agent single executable (linux-a
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'keyway-agent-arm64-'));
     [built] = (await packageAgent({ targets: ['linux-arm64'], outDir: join(DIST, 'package-test'), log: (l) => console.log(l) })) as [PackagedTarget];
-  }, 600_000);
+    // A first build compiles SQLite for arm64: about 4-5 minutes on 2 busy cores.
+  }, 900_000);
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it('is an aarch64 executable with aarch64 addons', () => {
