@@ -132,3 +132,38 @@ describe('RuleMatcher agrees with the reference interpreter', () => {
     );
   });
 });
+
+describe('lookup tables with many overlapping affixes', () => {
+  it('when hundreds of prefix, suffix and wildcard rules share heads and tails, each value matches exactly the rules testPattern accepts', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('prefix', 'suffix', 'wildcard', 'pi', 'si'), fc.stringMatching(/^[ab]{0,4}$/)), { minLength: 1, maxLength: 120 }),
+        fc.array(fc.stringMatching(/^[abAB]{0,6}$/), { minLength: 1, maxLength: 30 }),
+        (specs, values) => {
+          const patterns = specs.map(([op, text]) => {
+            switch (op) {
+              case 'prefix':
+                return { k: [{ prefix: `dev-${text}` }] };
+              case 'suffix':
+                return { k: [{ suffix: `${text}-x` }] };
+              case 'pi':
+                return { k: [{ prefix: { 'equals-ignore-case': `DEV-${text}` } }] };
+              case 'si':
+                return { k: [{ suffix: { 'equals-ignore-case': `${text}-X` } }] };
+              default:
+                return { k: [{ wildcard: `dev-${text}*${text}-x` }] };
+            }
+          });
+          const matcher = new RuleMatcher();
+          patterns.forEach((p, i) => matcher.add(`r${i}`, p));
+          for (const v of values) {
+            const event = { k: `dev-${v}-x` };
+            const expected = patterns.flatMap((p, i) => (testPattern(p, event) ? [`r${i}`] : [])).sort();
+            expect(matcher.match(event).sort()).toEqual(expected);
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});

@@ -20,12 +20,19 @@ interface Entry<T> {
   readonly target: T;
 }
 
-/** Text keyed by a set of lengths, so affix lookups cost one Map probe per distinct length. */
+interface TrieNode<V> {
+  values: V[] | undefined;
+  readonly next: Map<number, TrieNode<V>>;
+}
+
+/**
+ * Prefixes (or suffixes, read backwards) in a character trie below their common head, so a lookup
+ * is one startsWith/endsWith plus a few small-integer Map steps, with no string slicing or hashing.
+ */
 class AffixTable<V> {
   readonly map = new Map<string, V[]>();
-  lengths: number[] = [];
-  /** Text every key starts with (or ends with, for suffix tables): a value without it needs no probe. */
   private common = '';
+  private root: TrieNode<V> | null = null;
 
   constructor(private readonly fromEnd: boolean) {}
 
@@ -37,7 +44,10 @@ class AffixTable<V> {
 
   seal(): void {
     const keys = [...this.map.keys()];
-    this.lengths = [...new Set(keys.map((k) => k.length))].sort((a, b) => a - b);
+    if (keys.length === 0) {
+      this.root = null;
+      return;
+    }
     let common = keys[0] ?? '';
     for (const k of keys) {
       let n = 0;
@@ -51,19 +61,36 @@ class AffixTable<V> {
       }
     }
     this.common = common;
+    const root: TrieNode<V> = { values: undefined, next: new Map() };
+    for (const [key, values] of this.map) {
+      let node = root;
+      for (let i = common.length; i < key.length; i++) {
+        const code = this.fromEnd ? key.charCodeAt(key.length - 1 - i) : key.charCodeAt(i);
+        let child = node.next.get(code);
+        if (child === undefined) {
+          child = { values: undefined, next: new Map() };
+          node.next.set(code, child);
+        }
+        node = child;
+      }
+      node.values = values;
+    }
+    this.root = root;
   }
 
   /** Writes the lists stored under every prefix (or suffix) of text into `into` from 0; returns how many. */
   collect(text: string, into: V[][]): number {
-    const lengths = this.lengths;
-    if (lengths.length === 0) return 0;
+    const root = this.root;
+    if (root === null) return 0;
     if (this.fromEnd ? !text.endsWith(this.common) : !text.startsWith(this.common)) return 0;
     let count = 0;
-    for (let i = 0; i < lengths.length; i++) {
-      const len = lengths[i] as number;
-      if (len > text.length) break;
-      const hits = this.map.get(this.fromEnd ? text.slice(text.length - len) : text.slice(0, len));
-      if (hits !== undefined) into[count++] = hits;
+    if (root.values !== undefined) into[count++] = root.values;
+    const last = text.length - 1;
+    let node: TrieNode<V> | undefined = root;
+    for (let i = this.common.length; i <= last; i++) {
+      node = node.next.get(this.fromEnd ? text.charCodeAt(last - i) : text.charCodeAt(i));
+      if (node === undefined) break;
+      if (node.values !== undefined) into[count++] = node.values;
     }
     return count;
   }
