@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
+import { DeviceGateway } from '@keyway/hub/gateway';
 import { batch, collect, connectDevice, range, startGatewayHub, waitFor, type GatewayHub } from './helpers.js';
 
 const hasOpenssl = spawnSync('openssl', ['version']).error === undefined;
@@ -34,6 +35,15 @@ describe('device gateway transport and bus outages', () => {
     await waitFor(() => acks.length === 2, 5_000, 'the ack');
     expect(acks[1]).toMatchObject({ upTo: 15 });
     expect(acks[1]!.error).toBeUndefined();
+  });
+
+  it('fails to start with UNAVAILABLE when the broker port is taken, and leaves nothing open', async () => {
+    const h = (hub = await startGatewayHub());
+    const taken = h.gateway.address?.port ?? 0;
+    const second = new DeviceGateway({ bus: h.hub.bus, devices: h.state, transport: { kind: 'embedded', port: taken, host: '127.0.0.1' } });
+    await expect(second.start()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(second.stats().connectedClients).toBeUndefined();
+    await second.stop();
   });
 
   // Needs the openssl binary (Debian package "openssl") to make a throwaway certificate.

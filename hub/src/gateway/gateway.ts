@@ -94,12 +94,20 @@ export class DeviceGateway {
         ? new EmbeddedTransport({ port: t.port, host: t.host ?? '127.0.0.1', ...(t.tls ? { tls: t.tls } : {}), devices: o.devices, log: this.log.child({ part: 'broker' }) })
         : new ExternalTransport({ ...t, log: this.log.child({ part: 'broker' }) });
     this.running = true;
-    await this.transport.start({
-      message: (m) => this.track(this.onMessage(m)),
-      alive: (deviceId) => this.presence?.seen(deviceId),
-      disconnected: (deviceId) => this.onDisconnected(deviceId),
-      detection: (d) => this.detect(d),
-    });
+    try {
+      await this.transport.start({
+        message: (m) => this.track(this.onMessage(m)),
+        alive: (deviceId) => this.presence?.seen(deviceId),
+        disconnected: (deviceId) => this.onDisconnected(deviceId),
+        detection: (d) => this.detect(d),
+      });
+    } catch (error) {
+      this.running = false;
+      await this.transport.stop().catch(() => undefined);
+      this.transport = undefined;
+      const where = t.kind === 'embedded' ? `listen on ${t.host ?? '127.0.0.1'}:${t.port}` : `connect to ${t.url}`;
+      throw new KeywayError(ErrorCode.Unavailable, `the device gateway could not ${where} (${describeError(error)}); free the port or fix the broker settings`, { cause: error });
+    }
     this.presence.start();
     this.sweepTimer = setInterval(() => {
       this.deviceBuckets?.sweep();
