@@ -14,22 +14,23 @@ export const Resolved = {
 export type Resolved = (typeof Resolved)[keyof typeof Resolved];
 
 /**
- * One field path used by the automaton, with what it resolved to in the event being matched.
- * Resolution is cached per match call through `generation`, so a path shared by many states is
- * walked once per event. The common case (plain nested objects) allocates nothing.
+ * One field path used by the automaton and how to find its leaves in an event. The matcher calls
+ * resolve() once per path per event (it caches the outcome by `id`). The common case (plain nested
+ * objects) allocates nothing.
  */
 export class PathSlot {
   readonly segments: readonly string[];
+  readonly id: number;
   /** joined[i][j]: segments i..j joined with '.', for event keys that themselves contain dots. */
   private readonly joined: readonly (readonly string[])[];
   private readonly inherited: readonly boolean[];
-  generation = -1;
   kind: Resolved = Resolved.Absent;
   single: LeafValue = null;
   leaves: Leaf[] = [];
 
-  constructor(segments: readonly string[]) {
+  constructor(segments: readonly string[], id: number) {
     this.segments = segments;
+    this.id = id;
     this.joined = segments.map((_, i) => {
       const row: string[] = [];
       for (let j = i + 1; j < segments.length; j++) row.push(segments.slice(i, j + 1).join('.'));
@@ -39,8 +40,13 @@ export class PathSlot {
     this.inherited = segments.map((s) => s in Object.prototype);
   }
 
-  resolve(event: unknown, generation: number): void {
-    this.generation = generation;
+  /** Finds the path's leaves in the event; returns (and keeps) the Resolved kind. */
+  resolve(event: unknown): Resolved {
+    this.resolveInto(event);
+    return this.kind;
+  }
+
+  private resolveInto(event: unknown): void {
     const segments = this.segments;
     let cur: unknown = event;
     for (let i = 0; i < segments.length; i++) {

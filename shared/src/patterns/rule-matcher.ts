@@ -1,7 +1,7 @@
 import { consistent, merge, type Membership } from './event-leaves.js';
 import { PathSlot, Resolved } from './path-slot.js';
 import { compilePattern } from './parse-pattern.js';
-import type { FieldCondition, ValueMatcher } from './types.js';
+import type { FieldCondition, LeafValue, ValueMatcher } from './types.js';
 import { ValueIndex } from './value-index.js';
 
 /*
@@ -22,8 +22,13 @@ interface State<R extends string> {
   /** One entry per branch ending here (a rule may end here through several branches). */
   readonly terminals: RuleRecord<R>[];
   readonly edges: Map<string, Edge<R>>;
-  /** The same edges as an array, for iteration on the hot path. */
+  /**
+   * The same edges as parallel arrays, for the hot path: reading a slot id and an index straight
+   * from the state avoids loading each edge object (matching is bound by memory loads, not arithmetic).
+   */
   edgeList: Edge<R>[];
+  edgeSlotIds: number[];
+  edgeIndexes: ValueIndex<Target<R>>[];
 }
 
 interface Edge<R extends string> {
@@ -87,13 +92,24 @@ const SINGLE = Resolved.Single;
 const MANY = Resolved.Many;
 
 function newState<R extends string>(): State<R> {
-  return { terminals: [], edges: new Map(), edgeList: [] };
+  return { terminals: [], edges: new Map(), edgeList: [], edgeSlotIds: [], edgeIndexes: [] };
+}
+
+function refreshEdgeArrays<R extends string>(state: State<R>): void {
+  state.edgeList = [...state.edges.values()];
+  state.edgeSlotIds = state.edgeList.map((e) => e.slot.id);
+  state.edgeIndexes = state.edgeList.map((e) => e.index);
 }
 
 export class RuleMatcher<R extends string = string> {
   private readonly root: State<R> = newState();
   private readonly rules = new Map<R, { record: RuleRecord<R>; branches: FieldCondition[][] }>();
   private readonly slots = new Map<string, PathSlot>();
+  // Per path id, what it resolved to in the current event; compact arrays so a state's edges hit one cache line.
+  private readonly slotById: PathSlot[] = [];
+  private readonly slotGeneration: number[] = [];
+  private readonly slotKind: number[] = [];
+  private readonly slotSingle: LeafValue[] = [];
   private generation = 0;
   private found: R[] = [];
   private event: unknown = undefined;
@@ -131,8 +147,12 @@ export class RuleMatcher<R extends string = string> {
   private slotFor(field: FieldCondition): PathSlot {
     let slot = this.slots.get(field.path);
     if (slot === undefined) {
-      slot = new PathSlot(field.segments);
+      slot = new PathSlot(field.segments, this.slotById.length);
       this.slots.set(field.path, slot);
+      this.slotById.push(slot);
+      this.slotGeneration.push(-1);
+      this.slotKind.push(0);
+      this.slotSingle.push(null);
     }
     return slot;
   }
@@ -144,7 +164,7 @@ export class RuleMatcher<R extends string = string> {
       if (edge === undefined) {
         edge = { path: field.path, slot: this.slotFor(field), targets: new Map(), index: new ValueIndex(), absenceTargets: [] };
         state.edges.set(field.path, edge);
-        state.edgeList = [...state.edges.values()];
+        refreshEdgeArrays(state);
       }
       let target = edge.targets.get(field.key);
       if (target === undefined) {
@@ -181,7 +201,7 @@ export class RuleMatcher<R extends string = string> {
       if (absent !== -1) step.edge.absenceTargets.splice(absent, 1);
       if (step.edge.targets.size === 0) {
         step.state.edges.delete(step.edge.path);
-        step.state.edgeList = [...step.state.edges.values()];
+        refreshEdgeArrays(step.state);
       }
     }
   }
@@ -211,22 +231,32 @@ export class RuleMatcher<R extends string = string> {
         this.found.push(record.id);
       }
     }
-    const edges = state.edgeList;
-    for (let e = 0; e < edges.length; e++) {
-      const edge = edges[e] as Edge<R>;
-      const slot = edge.slot;
-      if (slot.generation !== generation) slot.resolve(this.event, generation);
-      const kind = slot.kind;
+    const slotIds = state.edgeSlotIds;
+    const indexes = state.edgeIndexes;
+    const slotGeneration = this.slotGeneration;
+    for (let e = 0; e < slotIds.length; e++) {
+      const id = slotIds[e] as number;
+      let kind: number;
+      if (slotGeneration[id] === generation) {
+        kind = this.slotKind[id] as number;
+      } else {
+        const slot = this.slotById[id] as PathSlot;
+        kind = slot.resolve(this.event);
+        slotGeneration[id] = generation;
+        this.slotKind[id] = kind;
+        this.slotSingle[id] = slot.single;
+      }
       if (kind === SINGLE) {
         const start = this.top;
-        const end = edge.index.lookup(slot.single, this.stack, start);
+        const end = (indexes[e] as ValueIndex<Target<R>>).lookup(this.slotSingle[id] as LeafValue, this.stack, start);
         this.top = end;
         for (let i = start; i < end; i++) this.visit((this.stack[i] as Target<R>).next, chosen, depth + 1);
         this.top = start;
       } else if (kind === MANY) {
-        this.visitLeaves(edge, slot, chosen, depth);
+        const edge = state.edgeList[e] as Edge<R>;
+        this.visitLeaves(edge, edge.slot, chosen, depth);
       } else {
-        const absent = edge.absenceTargets;
+        const absent = (state.edgeList[e] as Edge<R>).absenceTargets;
         for (let i = 0; i < absent.length; i++) this.visit((absent[i] as Target<R>).next, chosen, depth + 1);
       }
     }
