@@ -16,6 +16,10 @@ import { HubAckResponder } from '../../agent/src/sync/test-support/hub-responder
 
 process.env.KEYWAY_LOG_LEVEL ??= 'silent';
 const TOTAL = Number(process.env.KEYWAY_BENCH_EVENTS ?? 1_000_000);
+// The V8 limits recommended for the agent on a board (NODE_OPTIONS in its service unit): without them V8 lets
+// garbage pile up while there is headroom, and RSS during a long drain roughly doubles (the live heap stays ~20 MB).
+// KEYWAY_BENCH_NODE_FLAGS="" measures plain node.
+const NODE_FLAGS = process.env.KEYWAY_BENCH_NODE_FLAGS ?? '--max-old-space-size=32 --max-semi-space-size=1';
 const repo = process.cwd();
 const work = mkdtempSync(join(tmpdir(), 'keyway-bench-agent-'));
 const at = new Date().toISOString();
@@ -113,7 +117,7 @@ function bareNodeRssMb(): number {
 }
 
 function startAgentProcess(bundle: string, configPath: string): ChildProcess {
-  const flags = (process.env.KEYWAY_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const flags = NODE_FLAGS.split(' ').filter(Boolean);
   return spawn(process.execPath, [...flags, bundle, 'run', '-c', configPath], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KEYWAY_LOG_LEVEL: 'warn' } });
 }
 
@@ -140,7 +144,7 @@ async function stopAgentProcess(child: ChildProcess): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  console.log(`keyway agent benchmark: ${TOTAL.toLocaleString('en-US')} events, node ${process.version}, ${process.platform}/${process.arch}`);
+  console.log(`keyway agent benchmark: ${TOTAL.toLocaleString('en-US')} events, node ${process.version}, ${process.platform}/${process.arch}; agent node flags: ${NODE_FLAGS || '(none)'}`);
   const appends = await measureAppends();
   console.log(`append, door event, own fsynced commit each : ${appends.criticalPerSec.toLocaleString('en-US')} events/s`);
   console.log(`append, heartbeat, own commit (no fsync)    : ${appends.telemetryPerSec.toLocaleString('en-US')} events/s`);
@@ -209,7 +213,7 @@ async function main(): Promise<void> {
       idleAnonMb: Math.round(idleAnonMb * 10) / 10,
       drainAnonMb: Math.round(drainAnonMb * 10) / 10,
       bareNodeRssMb: Math.round(bareMb * 10) / 10,
-      nodeFlags: process.env.KEYWAY_BENCH_NODE_FLAGS ?? '',
+      nodeFlags: NODE_FLAGS,
       dbBytesPerMillion,
     }),
   );
