@@ -56,10 +56,20 @@ load.path = function () { throw new Error('node-gyp-build.path is not available 
 module.exports = load;
 `;
 
+/**
+ * Optional native speed-ups that `ws` (under mqtt.js) tries inside try/catch. Left as plain `require` they reach
+ * the SEA's builtin-only require, which warns on stderr at every start; we do not ship them, so they resolve to
+ * a module that fails the way a missing package does.
+ */
+const OPTIONAL_ABSENT = /^(bufferutil|utf-8-validate)$/;
+const ABSENT = `const e = new Error('optional module not bundled'); e.code = 'MODULE_NOT_FOUND'; throw e;`;
+
 export function nativeShimsPlugin(): Plugin {
   return {
     name: 'keyway-native-shims',
     setup(build) {
+      build.onResolve({ filter: OPTIONAL_ABSENT }, (args) => ({ path: args.path, namespace: 'keyway-absent' }));
+      build.onLoad({ filter: /.*/, namespace: 'keyway-absent' }, () => ({ contents: ABSENT, loader: 'js' }));
       build.onResolve({ filter: /^(bindings|node-gyp-build)$/ }, (args) => ({ path: args.path, namespace: 'keyway-native' }));
       build.onLoad({ filter: /.*/, namespace: 'keyway-native' }, (args) => ({
         contents: args.path === 'bindings' ? BINDINGS : NODE_GYP_BUILD,

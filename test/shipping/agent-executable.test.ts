@@ -52,6 +52,8 @@ describe.skipIf(!target)(`agent single executable (${target ?? 'none'})`, () => 
     // Every sequence number from 1 to the last arrived exactly once.
     expect([...r.seqs].sort((a, b) => a - b)).toEqual(Array.from({ length: r.seqs.length }, (_, i) => i + 1));
     expect(r.output).toContain('stopped cleanly');
+    // No Node process warnings, e.g. the SEA's "require() ... only supports loading built-in modules".
+    expect(r.output).not.toMatch(/\(node:\d+\) \w*Warning/);
     expect(r.exitCode).toBe(0);
   }, 180_000);
 
