@@ -66,7 +66,11 @@ describe.skipIf(!hasMosquitto)('device gateway with an external mosquitto and tw
     const client = await connectDevice(broker.url, 'garage-1', tokens.get('garage-1')!);
     clients.push(client);
     const acks = await collect(client, 'keyway/v1/d/garage-1/down/ack');
-    for (const seq of range(1, 20)) await client.publishAsync('keyway/v1/d/garage-1/up/events', batch('garage-1', [seq]), { qos: 1 });
+    // Like the agent: at most 4 batches in flight, so a replica never queues past its per-device limit.
+    for (let seq = 1; seq <= 20; seq += 1) {
+      await waitFor(() => seq - acks.length <= 4, 10_000, 'an ack to open the window');
+      await client.publishAsync('keyway/v1/d/garage-1/up/events', batch('garage-1', [seq]), { qos: 1 });
+    }
     await waitFor(() => acks.length === 20, 10_000, '20 acks');
     await new Promise((r) => setTimeout(r, 200));
     expect(acks).toHaveLength(20);
