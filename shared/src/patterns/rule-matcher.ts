@@ -209,16 +209,15 @@ export class RuleMatcher<R extends string = string> {
   /** Ids of all rules the event matches, each once, in no particular order. */
   match(event: unknown): R[] {
     // Paths not yet resolved for this event carry an older generation; marks dedupe rule ids.
+    // Everything below is reset at the start of each call, so a throw part-way leaves nothing stale.
     this.generation++;
     this.event = event;
-    this.found = [];
+    const found: R[] = [];
+    this.found = found;
     this.top = 0;
-    try {
-      this.visit(this.root, null, 0);
-      return this.found;
-    } finally {
-      this.event = undefined;
-    }
+    this.visit(this.root, null, 0);
+    this.event = undefined; // do not keep the caller's event alive
+    return found;
   }
 
   private visit(state: State<R>, chosen: Membership | null, depth: number): void {

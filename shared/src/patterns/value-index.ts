@@ -137,6 +137,7 @@ export class ValueIndex<T extends IndexTarget> {
   private intervals: IntervalIndex<T> = new IntervalIndex<T>([]);
   private hasIntervals = false;
   private exactStringsOnly = false;
+  private numericOnly = false;
   private needsIp = false;
   private needsFold = false;
 
@@ -232,8 +233,10 @@ export class ValueIndex<T extends IndexTarget> {
     this.intervals = new IntervalIndex(ranges);
     this.hasIntervals = ranges.length > 0;
     this.needsIp = this.ipExact.size > 0 || this.ipRanges.length > 0;
-    // The most common table by far: exact strings only (event types, states, names).
+    // The most common tables by far: exact strings only (event types, states, names), and
+    // numeric conditions only (thresholds); both get a short path through lookup().
     this.exactStringsOnly = this.entries.every((e) => e.matcher.kind === 'exact-string');
+    this.numericOnly = this.entries.every((e) => e.matcher.kind === 'numeric' || e.matcher.kind === 'exact-number');
     this.needsFold = this.foldedExact.size > 0 || this.foldedPrefixes.map.size > 0 || this.foldedSuffixes.map.size > 0;
     this.stale = false;
   }
@@ -313,6 +316,11 @@ export class ValueIndex<T extends IndexTarget> {
     }
     this.top = top;
     const stamp = ++this.stamp;
+    if (this.numericOnly) {
+      if (typeof value !== 'number') return top;
+      this.hitAll(this.numbers.get(value), out);
+      return this.hasIntervals ? this.intervals.query(value, out, stamp, this.top) : this.top;
+    }
     if (typeof value === 'string') {
       this.hitAll(this.strings.get(value), out);
       this.hitAffixes(this.prefixes, value, out);
