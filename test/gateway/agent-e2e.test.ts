@@ -28,7 +28,7 @@ describe("the agent's own sync loop against the hub's gateway", () => {
     const connector = new MqttConnector({ url: h.url, clientId: 'garage-1', username: 'garage-1', password: token, backoff: { baseMs: 50, capMs: 300 } });
     const times: string[] = [];
     const sync = new SyncLoop(outbox, connector, { deviceId: 'garage-1', batchMaxEvents: 100, maxInFlight: 4, ackTimeoutMs: 2_000, onHubTime: (t) => times.push(t) });
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => db.close(), () => outbox.stop(), () => connector.stop(), () => sync.stop());
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => void db.close(), () => outbox.stop(), () => connector.stop(), () => sync.stop());
     for (let i = 0; i < 6; i += 1) {
       outbox.appendMany(Array.from({ length: 100 }, (_, j) => ({ type: 'keyway.device.Heartbeat' as const, data: { deviceId: 'garage-1', uptimeS: i * 100 + j, at } })));
     }
