@@ -220,9 +220,7 @@ export class RuleMatcher<R extends string = string> {
     return found;
   }
 
-  private visit(state: State<R>, chosen: Membership | null, depth: number): void {
-    const generation = this.generation;
-    const terminals = state.terminals;
+  private collect(terminals: RuleRecord<R>[], generation: number): void {
     for (let i = 0; i < terminals.length; i++) {
       const record = terminals[i] as RuleRecord<R>;
       if (record.mark !== generation) {
@@ -230,6 +228,11 @@ export class RuleMatcher<R extends string = string> {
         this.found.push(record.id);
       }
     }
+  }
+
+  private visit(state: State<R>, chosen: Membership | null, depth: number): void {
+    const generation = this.generation;
+    if (state.terminals.length > 0) this.collect(state.terminals, generation);
     const slotIds = state.edgeSlotIds;
     const indexes = state.edgeIndexes;
     const slotGeneration = this.slotGeneration;
@@ -249,7 +252,12 @@ export class RuleMatcher<R extends string = string> {
         const start = this.top;
         const end = (indexes[e] as ValueIndex<Target<R>>).lookup(this.slotSingle[id] as LeafValue, this.stack, start);
         this.top = end;
-        for (let i = start; i < end; i++) this.visit((this.stack[i] as Target<R>).next, chosen, depth + 1);
+        for (let i = start; i < end; i++) {
+          const next = (this.stack[i] as Target<R>).next;
+          // Most targets end a rule and lead nowhere else: collect those without a call.
+          if (next.edgeSlotIds.length === 0) this.collect(next.terminals, generation);
+          else this.visit(next, chosen, depth + 1);
+        }
         this.top = start;
       } else if (kind === MANY) {
         const edge = state.edgeList[e] as Edge<R>;
