@@ -68,3 +68,51 @@ describe('device gateway transport and bus outages', () => {
     }
   });
 });
+
+// Needs the openssl binary (Debian package "openssl") to make a throwaway CA and device certificates.
+describe.skipIf(!hasOpenssl)('device identity by client certificate', () => {
+  let hub: GatewayHub | undefined;
+  const clients: MqttClient[] = [];
+  let dir = '';
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+    await hub?.close();
+    hub = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function openssl(...args: string[]): void {
+    const r = spawnSync('openssl', args, { cwd: dir });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr.toString()}`);
+  }
+
+  function deviceCert(name: string): { key: Buffer; cert: Buffer } {
+    openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
+    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-out', `${name}.pem`);
+    return { key: readFileSync(join(dir, `${name}.key`)), cert: readFileSync(join(dir, `${name}.pem`)) };
+  }
+
+  it('accepts a device whose CA-signed certificate names it, without a token, and refuses a certificate naming another device', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'keyway-mtls-'));
+    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=keyway-device-ca', '-keyout', 'ca.key', '-out', 'ca.pem');
+    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', 'server.key', '-out', 'server.pem');
+    const ca = readFileSync(join(dir, 'ca.pem'));
+    const serverCert = readFileSync(join(dir, 'server.pem'));
+    const h = (hub = await startGatewayHub({
+      transport: { kind: 'embedded', port: 0, host: '127.0.0.1', tls: { port: 0, key: readFileSync(join(dir, 'server.key')), cert: serverCert, ca, requestCert: true } },
+    }));
+    await h.provision('garage-1');
+    await h.provision('garage-2');
+    const url = `mqtts://127.0.0.1:${h.gateway.address?.tlsPort ?? 0}`;
+    const one = deviceCert('garage-1');
+    const client = await connectDevice(url, 'garage-1', '', { password: undefined, username: undefined, ...one, ca: serverCert });
+    clients.push(client);
+    const acks = await collect(client, 'keyway/v1/d/garage-1/down/ack');
+    await client.publishAsync('keyway/v1/d/garage-1/up/events', batch('garage-1', [1]), { qos: 1 });
+    await waitFor(() => acks.length === 1, 5_000, 'the ack');
+    expect(acks[0]).toMatchObject({ upTo: 1 });
+
+    const two = deviceCert('garage-2');
+    await expect(connectDevice(url, 'garage-1', '', { password: undefined, username: undefined, ...two, ca: serverCert })).rejects.toThrow(/Not authorized/i);
+  });
+});

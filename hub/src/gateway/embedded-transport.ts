@@ -1,5 +1,5 @@
 import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { TLSSocket, createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { describeError, parseDeviceTopic, type Logger } from '@keyway/shared';
 import { tokenMatches } from './device-auth.js';
@@ -97,7 +97,7 @@ export class EmbeddedTransport implements GatewayTransport {
     const tls = this.options.tls;
     if (tls) {
       const secure = createTlsServer(
-        { key: tls.key, cert: tls.cert, ...(tls.ca ? { ca: tls.ca } : {}), requestCert: tls.requestCert ?? false, rejectUnauthorized: tls.requestCert ?? false },
+        { key: tls.key, cert: tls.cert, ...(tls.ca ? { ca: tls.ca } : {}), requestCert: tls.requestCert ?? false, rejectUnauthorized: false },
         (socket) => broker.handle(socket),
       );
       tlsPort = await listen(secure, tls.port, host);
@@ -145,13 +145,24 @@ export class EmbeddedTransport implements GatewayTransport {
       this.sink?.detection({ kind: 'unknown-device', deviceId: (username ?? id).slice(0, 128), detail });
       return authError(detail, code);
     };
-    if (username === undefined || username !== id) return refuse('the MQTT username must equal the client id (the device id)', NOT_AUTHORIZED);
-    if (password === undefined) return refuse(`device ${id} sent no token`, BAD_CREDENTIALS);
+    const certName = verifiedCertificateName(client);
+    if (certName !== undefined && certName !== id) return refuse(`the client certificate names ${certName}, not ${id}`, NOT_AUTHORIZED);
+    if (username !== undefined && username !== id) return refuse('the MQTT username must equal the client id (the device id)', NOT_AUTHORIZED);
+    if (password === undefined && certName === undefined) return refuse(`device ${id} sent neither a token nor a client certificate`, BAD_CREDENTIALS);
     const device = await this.options.devices.getDevice(id);
     if (!device) return refuse(`device ${id} is not registered`, NOT_AUTHORIZED);
-    if (!tokenMatches(password, device.tokenHash)) return refuse(`device ${id} presented a wrong token`, BAD_CREDENTIALS);
+    // A certificate signed by the device CA identifies the device; a token, when sent as well, must still match.
+    if (password !== undefined && !tokenMatches(password, device.tokenHash)) return refuse(`device ${id} presented a wrong token`, BAD_CREDENTIALS);
     return null;
   }
+}
+
+/** The CN of a client certificate the TLS listener verified against its CA, or undefined. */
+function verifiedCertificateName(client: Client): string | undefined {
+  const conn = client.conn;
+  if (!(conn instanceof TLSSocket) || !conn.authorized) return undefined;
+  const cn = conn.getPeerCertificate().subject?.CN;
+  return typeof cn === 'string' && cn.length > 0 ? cn : undefined;
 }
 
 async function listen(server: Server, port: number, host: string): Promise<number> {

@@ -22,7 +22,10 @@ export interface EmbeddedTls {
   key: string | Buffer;
   cert: string | Buffer;
   ca?: string | Buffer;
-  /** Ask devices for a client certificate signed by `ca` (mutual TLS). Default false. */
+  /**
+   * Ask devices for a client certificate. One that `ca` verifies identifies the device by its CN (= device id), so
+   * the token becomes optional; devices without one still log in with their token. Default false.
+   */
   requestCert?: boolean;
 }
 
