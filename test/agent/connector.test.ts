@@ -1,11 +1,26 @@
 import mqtt from 'mqtt';
-import { afterEach, describe, expect, it } from 'vitest';
-import { MqttConnector, type ConnectorStatus, type DeviceConnector } from '@keyway/agent/sync';
+import { readFileSync } from 'node:fs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MqttConnector, type ConnectorStatus, type DeviceConnector, type LastWill } from '@keyway/agent/sync';
+import { AwsIotConnector } from '../../agent/src/sync/aws-iot-connector.js';
 import { mosquittoPath, startAedes, startMosquitto, type TestBroker } from './support/brokers.js';
+import { NetworkCut } from './support/proxy.js';
+import { makeThrowawayPki, mutualTlsListenerLines, opensslAvailable, type ThrowawayPki } from './support/tls.js';
 
-/** One suite, run unchanged against every broker a DeviceConnector must work with. */
-function connectorSuite(brokerName: string, startBroker: (port?: number) => Promise<TestBroker>): void {
-  describe(`DeviceConnector (mqtt.js) against ${brokerName}`, () => {
+interface SuiteTarget {
+  startBroker(): Promise<TestBroker>;
+  /** A connector for device `garage-1` reaching the broker at 127.0.0.1:`port`. */
+  makeConnector(port: number, will: LastWill): DeviceConnector;
+  /** Options for the test's own mqtt.js client playing the hub. */
+  peerOptions(): mqtt.IClientOptions;
+  peerUrl(broker: TestBroker): string;
+}
+
+const backoff = { baseMs: 50, capMs: 400 };
+
+/** One suite, run unchanged against every connector and every broker it must work with. */
+function connectorSuite(title: string, target: SuiteTarget): void {
+  describe(title, () => {
     let broker: TestBroker | undefined;
     const cleanups: Array<() => Promise<void>> = [];
 
@@ -15,21 +30,21 @@ function connectorSuite(brokerName: string, startBroker: (port?: number) => Prom
       broker = undefined;
     });
 
-    function makeConnector(url: string, deviceId = 'garage-1'): { connector: DeviceConnector; statuses: ConnectorStatus[] } {
-      const connector = new MqttConnector({
-        url,
-        clientId: `${deviceId}-${Math.random().toString(16).slice(2)}`,
-        backoff: { baseMs: 50, capMs: 400 },
-        will: { topic: `keyway/v1/d/${deviceId}/status`, payload: JSON.stringify({ v: 1, online: false }), qos: 1, retain: true },
-        connectTimeoutMs: 2_000,
-      });
+    const will: LastWill = { topic: 'keyway/v1/d/garage-1/status', payload: JSON.stringify({ v: 1, online: false }), qos: 1, retain: true };
+
+    async function setup(): Promise<{ connector: DeviceConnector; statuses: ConnectorStatus[]; proxy: NetworkCut; b: TestBroker }> {
+      const b = (broker = await target.startBroker());
+      const proxy = new NetworkCut(b.port);
+      await proxy.start();
+      cleanups.push(() => proxy.stop());
+      const connector = target.makeConnector(proxy.port, will);
       const statuses: ConnectorStatus[] = [];
       connector.onStatus((s) => statuses.push(s));
       cleanups.push(() => connector.stop());
-      return { connector, statuses };
+      return { connector, statuses, proxy, b };
     }
 
-    async function until(predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
+    async function until(predicate: () => boolean, timeoutMs = 8_000): Promise<void> {
       const deadline = Date.now() + timeoutMs;
       while (!predicate()) {
         if (Date.now() > deadline) throw new Error('condition not met in time');
@@ -37,20 +52,19 @@ function connectorSuite(brokerName: string, startBroker: (port?: number) => Prom
       }
     }
 
-    async function peer(url: string): Promise<mqtt.MqttClient> {
-      const client = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
+    async function peer(b: TestBroker): Promise<mqtt.MqttClient> {
+      const client = await mqtt.connectAsync(target.peerUrl(b), { reconnectPeriod: 0, ...target.peerOptions() });
       cleanups.push(() => client.endAsync());
       return client;
     }
 
     it('connects, receives messages on its subscriptions, and publishes at QoS 1', async () => {
-      broker = await startBroker();
-      const { connector } = makeConnector(broker.url);
+      const { connector, b } = await setup();
       const got: string[] = [];
       await connector.subscribe('keyway/v1/d/garage-1/down/#', (topic, payload) => got.push(`${topic}=${payload.toString()}`));
       await connector.start();
       await until(() => connector.connected);
-      const hub = await peer(broker.url);
+      const hub = await peer(b);
       const upstream: string[] = [];
       hub.on('message', (_t, p) => upstream.push(p.toString()));
       await hub.subscribeAsync('keyway/v1/d/garage-1/up/events', { qos: 1 });
@@ -62,44 +76,37 @@ function connectorSuite(brokerName: string, startBroker: (port?: number) => Prom
     });
 
     it('refuses to publish while disconnected, so the caller keeps the message', async () => {
-      broker = await startBroker();
-      const port = broker.port;
-      await broker.stop();
-      broker = undefined;
-      const { connector } = makeConnector(`mqtt://127.0.0.1:${port}`);
+      const { connector, proxy } = await setup();
+      await proxy.cut();
       await connector.start();
       await expect(connector.publish('keyway/v1/d/garage-1/up/events', 'x', { qos: 1 })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     });
 
-    it('when the broker goes away, reconnects with growing jittered delays and renews its subscriptions', async () => {
-      broker = await startBroker();
-      const port = broker.port;
-      const { connector, statuses } = makeConnector(broker.url);
+    it('when the network goes away, reconnects with growing jittered delays and renews its subscriptions', async () => {
+      const { connector, statuses, proxy, b } = await setup();
       const got: string[] = [];
       await connector.subscribe('keyway/v1/d/garage-1/down/cmd', (_t, p) => got.push(p.toString()));
       await connector.start();
       await until(() => connector.connected);
-      await broker.stop();
-      broker = undefined;
+      await proxy.cut();
       await until(() => statuses.filter((s) => s.type === 'reconnecting').length >= 3);
       const delays = statuses.flatMap((s) => (s.type === 'reconnecting' ? [s.delayMs] : []));
-      expect(delays[0]).toBeLessThanOrEqual(50);
+      expect(delays[0]).toBeLessThanOrEqual(backoff.baseMs);
       expect(Math.max(...delays)).toBeGreaterThan(delays[0]!);
-      expect(Math.max(...delays)).toBeLessThanOrEqual(400);
-      broker = await startBroker(port);
-      await until(() => connector.connected, 5_000);
-      const hub = await peer(broker.url);
+      expect(Math.max(...delays)).toBeLessThanOrEqual(backoff.capMs);
+      await proxy.restore();
+      await until(() => connector.connected);
+      const hub = await peer(b);
       await hub.publishAsync('keyway/v1/d/garage-1/down/cmd', 'after-reconnect', { qos: 1 });
       await until(() => got.includes('after-reconnect'));
     });
 
     it('when the device vanishes without disconnecting, the broker publishes its retained offline Last Will', async () => {
-      broker = await startBroker();
-      const { connector } = makeConnector(broker.url);
+      const { connector, proxy, b } = await setup();
       await connector.start();
       await until(() => connector.connected);
-      await connector.stop({ graceful: false });
-      const watcher = await peer(broker.url);
+      await proxy.cut();
+      const watcher = await peer(b);
       const status: string[] = [];
       watcher.on('message', (_t, p) => status.push(p.toString()));
       await watcher.subscribeAsync('keyway/v1/d/garage-1/status', { qos: 1 });
@@ -109,10 +116,58 @@ function connectorSuite(brokerName: string, startBroker: (port?: number) => Prom
   });
 }
 
-connectorSuite('the embedded broker (aedes)', (port) => startAedes(port));
+const plain = (startBroker: () => Promise<TestBroker>): SuiteTarget => ({
+  startBroker,
+  makeConnector: (port, will) => new MqttConnector({ url: `mqtt://127.0.0.1:${port}`, clientId: 'garage-1', backoff, will, connectTimeoutMs: 2_000 }),
+  peerOptions: () => ({}),
+  peerUrl: (b) => b.url,
+});
 
-// mosquitto runs when the Debian package `mosquitto` is installed (CI installs it); otherwise this suite is skipped.
-if (!mosquittoPath) console.log('skipping the mosquitto connector suite: install the Debian package "mosquitto"');
-describe.skipIf(!mosquittoPath)('with mosquitto installed', () => {
-  connectorSuite('mosquitto', (port) => startMosquitto(port === undefined ? {} : { port }));
+connectorSuite('mqtt connector against the embedded broker (aedes)', plain(() => startAedes()));
+
+// mosquitto suites run when the Debian package `mosquitto` is installed (CI installs it); the mutual-TLS ones
+// also need `openssl` for the throwaway CA. Otherwise they are skipped with this message.
+const haveMosquitto = mosquittoPath !== undefined;
+if (!haveMosquitto) console.log('skipping the mosquitto connector suites: install the Debian package "mosquitto"');
+if (!opensslAvailable) console.log('skipping the mutual-TLS connector suites: install the Debian package "openssl"');
+
+describe.skipIf(!haveMosquitto)('with mosquitto installed', () => {
+  connectorSuite('mqtt connector against mosquitto', plain(() => startMosquitto()));
+});
+
+describe.skipIf(!haveMosquitto || !opensslAvailable)('with mosquitto requiring client certificates from a throwaway CA', () => {
+  let pki: ThrowawayPki;
+  beforeAll(() => {
+    pki = makeThrowawayPki('garage-1');
+  });
+  afterAll(() => pki.dispose());
+  const tlsTarget = (make: (port: number, will: LastWill) => DeviceConnector): SuiteTarget => ({
+    startBroker: () => startMosquitto({ tls: true, listenerLines: mutualTlsListenerLines(pki) }),
+    makeConnector: make,
+    peerOptions: () => ({ ca: readFileSync(pki.caCert), cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) }),
+    peerUrl: (b) => b.url,
+  });
+
+  connectorSuite(
+    'mqtt connector over mutual TLS',
+    tlsTarget((port, will) => new MqttConnector({ url: `mqtts://127.0.0.1:${port}`, clientId: 'garage-1', backoff, will, connectTimeoutMs: 2_000, tls: { caPath: pki.caCert, certPath: pki.clientCert, keyPath: pki.clientKey } })),
+  );
+
+  connectorSuite(
+    'aws-iot connector (aws-iot-device-sdk-v2) over mutual TLS',
+    tlsTarget((port, will) => new AwsIotConnector({ endpoint: '127.0.0.1', port, clientId: 'garage-1', certPath: pki.clientCert, keyPath: pki.clientKey, caPath: pki.caCert, backoff, will, connectTimeoutMs: 2_000 })),
+  );
+
+  it('a device certificate from another CA is refused by the broker', async () => {
+    const broker = await startMosquitto({ tls: true, listenerLines: mutualTlsListenerLines(pki) });
+    const connector = new MqttConnector({ url: broker.url, clientId: 'garage-1', backoff, connectTimeoutMs: 2_000, tls: { caPath: pki.caCert, certPath: pki.strangerCert, keyPath: pki.strangerKey } });
+    const statuses: ConnectorStatus[] = [];
+    connector.onStatus((s) => statuses.push(s));
+    await connector.start();
+    await new Promise((r) => setTimeout(r, 800));
+    expect(connector.connected).toBe(false);
+    expect(statuses.some((s) => s.type === 'reconnecting')).toBe(true);
+    await connector.stop();
+    await broker.stop();
+  });
 });

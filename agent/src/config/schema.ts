@@ -9,7 +9,7 @@ export const AgentConfigSchema = z.strictObject({
   deviceId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/).describe('1-64 of A-Z a-z 0-9 _ -, starting with a letter or digit'),
   dataDir: path.default('/var/lib/keyway').describe('directory for agent.db; default /var/lib/keyway'),
   firmware: z.string().max(64).default('keyway-agent/0.1.0'),
-  connector: z.enum(['mqtt']).default('mqtt').describe('"mqtt" (aws-iot is not available in this build)'),
+  connector: z.enum(['mqtt', 'aws-iot']).default('mqtt').describe('"mqtt" (mqtt.js, any broker) or "aws-iot" (aws-iot-device-sdk-v2, mutual TLS)'),
   broker: z.strictObject({
     url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/).describe('mqtt://, mqtts://, ws:// or wss:// URL'),
     username: z.string().min(1).optional(),
@@ -72,10 +72,15 @@ export const AgentConfigSchema = z.strictObject({
       lockoutS: z.number().int().min(10).max(86_400).default(300).describe('10-86400 s; default 300'),
     })
     .prefault({}),
-}).refine((c) => c.hubPublicKey !== undefined || c.hubPublicKeyPath !== undefined, {
-  message: 'one of hubPublicKey or hubPublicKeyPath is required (the hub key pinned at provisioning)',
-  path: ['hubPublicKey'],
-});
+})
+  .refine((c) => c.hubPublicKey !== undefined || c.hubPublicKeyPath !== undefined, {
+    message: 'one of hubPublicKey or hubPublicKeyPath is required (the hub key pinned at provisioning)',
+    path: ['hubPublicKey'],
+  })
+  .refine((c) => c.connector !== 'aws-iot' || (c.broker.certPath !== undefined && c.broker.keyPath !== undefined && c.broker.url.startsWith('mqtts://')), {
+    message: 'connector "aws-iot" needs broker.url mqtts://<endpoint>:8883 (or :443), broker.certPath and broker.keyPath',
+    path: ['broker'],
+  });
 
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 export type AgentConfigInput = z.input<typeof AgentConfigSchema>;

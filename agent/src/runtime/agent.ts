@@ -1,5 +1,4 @@
 import type { KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger, describeError, deviceTopic, type Logger } from '@keyway/shared';
 import { importHubPublicKey, verifyTime } from '@keyway/shared/grants';
@@ -12,10 +11,10 @@ import { TrustedClock } from '../grants/trusted-clock.js';
 import { openAgentDatabase, type AgentDatabase } from '../outbox/database.js';
 import { Outbox } from '../outbox/outbox.js';
 import type { ConnectorStatus, DeviceConnector } from '../sync/connector.js';
-import { MqttConnector } from '../sync/mqtt-connector.js';
 import { SyncLoop } from '../sync/sync-loop.js';
 import { decodeCommandMessage, WIRE_VERSION, type PresenceMessage, type ReportedStateMessage } from '../sync/wire.js';
 import { AccessHandler } from './access-handler.js';
+import { createConnector } from './connector-factory.js';
 import { doorStateChanged, obstructionDetected, sensorFault } from './door-events.js';
 import { writeStatus, type AgentStatusSnapshot } from './status-file.js';
 
@@ -65,7 +64,7 @@ export class Agent {
     await grants.start();
     const guard = new CommandGuard(db, { deviceId: this.deviceId, hubPublicKey: hubKey, clock, toleranceMs });
     guard.init();
-    const connector = this.options.connector ?? this.defaultConnector();
+    const connector = this.options.connector ?? (await createConnector(config));
     const sync = new SyncLoop(outbox, connector, {
       deviceId: this.deviceId,
       batchMaxEvents: config.sync.batchMaxEvents,
@@ -250,26 +249,4 @@ export class Agent {
       this.log.warn({ err: describeError(error) }, 'cannot write status.json');
     }
   }
-
-  private defaultConnector(): DeviceConnector {
-    const { config } = this.options;
-    const b = config.broker;
-    const offline: PresenceMessage = { v: WIRE_VERSION, online: false, at: new Date(0).toISOString() };
-    const tls = b.caPath || b.certPath || b.keyPath ? { ...(b.caPath ? { caPath: b.caPath } : {}), ...(b.certPath ? { certPath: b.certPath } : {}), ...(b.keyPath ? { keyPath: b.keyPath } : {}) } : undefined;
-    return new MqttConnector({
-      url: b.url,
-      clientId: this.deviceId,
-      protocolVersion: b.protocolVersion,
-      keepaliveS: b.keepaliveS,
-      will: { topic: deviceTopic(this.deviceId, 'status'), payload: JSON.stringify(offline), qos: 1, retain: true },
-      ...(b.username ? { username: b.username } : {}),
-      ...(b.passwordFile ? { password: readSecret(b.passwordFile) } : {}),
-      ...(tls ? { tls } : {}),
-    });
-  }
-}
-
-/** Read once at start; never logged. */
-function readSecret(path: string): string {
-  return readFileSync(path, 'utf8').trim();
 }
