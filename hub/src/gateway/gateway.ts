@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   ErrorCode,
   KeywayError,
@@ -6,9 +5,7 @@ import {
   describeError,
   deviceTopic,
   isValidDeviceId,
-  schemaIdFor,
   type DeviceTopic,
-  type EventEnvelope,
   type Logger,
 } from '@keyway/shared';
 import type { Registry } from 'prom-client';
@@ -19,12 +16,12 @@ import { ExternalTransport } from './external-transport.js';
 import { GatewayMetrics } from './metrics.js';
 import { PresenceTracker, type PresenceChange } from './presence.js';
 import { PresenceWriter } from './presence-writer.js';
+import { gatewayEvent, publishOwn } from './own-events.js';
 import { KeyedTokenBuckets } from './rate-limit.js';
 import type { Detection, GatewayTransport, InboundMessage } from './transport.js';
 import type { CommandResult, DeviceGatewayOptions } from './types.js';
 import { CommandResultMessage, PresenceMessage, ReportedStateMessage, WIRE_VERSION, parseJson } from './wire.js';
 
-const GATEWAY_SOURCE = 'keyway://service/device-gateway';
 /** A disconnect is reported only if no Last Will or new message explains it within this time. */
 const DISCONNECT_GRACE_MS = 300;
 
@@ -322,9 +319,9 @@ export class DeviceGateway {
       const data = change.online
         ? { deviceId: change.deviceId, at, ...(change.firmware !== undefined ? { firmware: change.firmware } : {}) }
         : { deviceId: change.deviceId, reason: change.reason, at };
-      return this.envelope(change.online ? 'keyway.device.DeviceOnline' : 'keyway.device.DeviceOffline', data, change.deviceId);
+      return gatewayEvent(change.online ? 'keyway.device.DeviceOnline' : 'keyway.device.DeviceOffline', data, change.deviceId, this.clock());
     });
-    await this.publishOwn(this.options.account ?? 'device-gateway', events);
+    await publishOwn(this.options.bus, this.log, this.options.account ?? 'device-gateway', events);
   }
 
   private detect(d: Detection): void {
@@ -339,33 +336,8 @@ export class DeviceGateway {
       detail: d.detail.slice(0, 500),
       at: new Date(this.clock()).toISOString(),
     };
-    this.track(this.publishOwn(this.options.platformAccount ?? 'platform', [this.envelope('keyway.platform.UnauthorizedExchangeDetected', data, d.deviceId)]));
-  }
-
-  private envelope(type: string, data: unknown, subject: string | undefined): EventEnvelope {
-    return {
-      specversion: '1.0',
-      id: randomUUID(),
-      source: GATEWAY_SOURCE,
-      type,
-      time: new Date(this.clock()).toISOString(),
-      dataschema: schemaIdFor(type, 1),
-      datacontenttype: 'application/json',
-      ...(subject !== undefined && isValidDeviceId(subject) ? { subject } : {}),
-      data,
-    };
-  }
-
-  /** Publishes the gateway's own events (at most 10); failures are logged, never thrown. */
-  private async publishOwn(account: string, events: readonly EventEnvelope[]): Promise<void> {
-    try {
-      const results = await this.options.bus.publishAs(account, events);
-      for (const [i, result] of results.entries()) {
-        if (result.status === 'rejected') this.log.error({ type: events[i]?.type, error: result.error }, 'the gateway could not publish its own event');
-      }
-    } catch (error) {
-      this.log.error({ types: events.map((e) => e.type), err: describeError(error) }, 'the gateway could not publish its own events');
-    }
+    const event = gatewayEvent('keyway.platform.UnauthorizedExchangeDetected', data, d.deviceId, this.clock());
+    this.track(publishOwn(this.options.bus, this.log, this.options.platformAccount ?? 'platform', [event]));
   }
 
   // --- helpers ----------------------------------------------------------------------------------
