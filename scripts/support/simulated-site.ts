@@ -48,7 +48,11 @@ class KeypadFeed implements KeypadSource {
 }
 
 async function api(url: string, key: string, route: string, body: unknown): Promise<any> {
-  const response = await fetch(`${url}${route}`, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const response = await fetch(`${url}${route}`, {
+    method: 'POST',
+    headers: { 'x-api-key': key, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   const json: unknown = await response.json();
   if (!response.ok) throw new Error(`${route} answered ${response.status}: ${JSON.stringify(json)}`);
   return json;
@@ -56,8 +60,15 @@ async function api(url: string, key: string, route: string, body: unknown): Prom
 
 export async function startSimulatedSite(o: SiteOptions): Promise<SimulatedSite> {
   fs.mkdirSync(o.dataDir, { recursive: true });
-  await api(o.hubUrl, o.adminKey, '/v1/customers', { id: o.customerId, ...(o.customerWebhook ? { webhookUrl: o.customerWebhook.url, webhookSecret: o.customerWebhook.secret } : {}) });
-  const provisioned = await api(o.hubUrl, o.adminKey, '/v1/devices', { deviceId: o.deviceId, customerId: o.customerId, vendor: 'keyway-sim' });
+  await api(o.hubUrl, o.adminKey, '/v1/customers', {
+    id: o.customerId,
+    ...(o.customerWebhook ? { webhookUrl: o.customerWebhook.url, webhookSecret: o.customerWebhook.secret } : {}),
+  });
+  const provisioned = await api(o.hubUrl, o.adminKey, '/v1/devices', {
+    deviceId: o.deviceId,
+    customerId: o.customerId,
+    vendor: 'keyway-sim',
+  });
   const network = new TcpProxy(o.broker);
   const proxyPort = await network.start();
   const passwordFile = path.join(o.dataDir, 'mqtt-password');
@@ -77,7 +88,14 @@ export async function startSimulatedSite(o: SiteOptions): Promise<SimulatedSite>
   fs.writeFileSync(path.join(o.dataDir, 'agent.json'), JSON.stringify(config, null, 2));
 
   const garage = createSimulatedGarage({ travelMs: o.travelMs ?? 3000 });
-  const door = new DoorController({ io: garage.openIo(), config: { pulseMs: config.door.pulseMs, warningMs: config.door.warningMs } });
+
+  const travelMs = o.travelMs ?? 3000;
+  // Verification timeouts scaled to the simulated door's travel, so a stuck door is given up on in seconds.
+  const timing = { startTimeoutMs: 1000, travelTimeoutMs: Math.max(1000, travelMs * 3) };
+  const door = new DoorController({
+    io: garage.openIo(),
+    config: { pulseMs: config.door.pulseMs, warningMs: config.door.warningMs, ...timing },
+  });
   const keypad = new KeypadFeed();
   const connector = new MqttConnector({
     url: config.broker.url,
@@ -86,7 +104,12 @@ export async function startSimulatedSite(o: SiteOptions): Promise<SimulatedSite>
     password: provisioned.mqtt.password,
     // Reconnect quickly after a cut in demos; the default backoff caps at 60 s.
     backoff: { baseMs: 200, capMs: 1000 },
-    will: { topic: deviceTopic(o.deviceId, 'status'), payload: JSON.stringify({ v: 1, online: false, at: new Date(0).toISOString() }), qos: 1, retain: true },
+    will: {
+      topic: deviceTopic(o.deviceId, 'status'),
+      payload: JSON.stringify({ v: 1, online: false, at: new Date(0).toISOString() }),
+      qos: 1,
+      retain: true,
+    },
   });
   const agent = new Agent({ config, door, keypad, connector });
   await agent.start();

@@ -24,7 +24,7 @@ export interface World {
   stop(): Promise<void>;
 }
 
-export const E2E_TIMINGS = { openTimeoutMs: 8000, closeTimeoutMs: 9000, leftOpenMs: 120_000, maxCloseAttempts: 2 };
+export const E2E_TIMINGS = { openTimeoutMs: 15_000, closeTimeoutMs: 10_000, leftOpenMs: 120_000, maxCloseAttempts: 2 };
 
 export async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

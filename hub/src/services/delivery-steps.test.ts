@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DeliveryRecord, DeliveryState } from '../state/types.js';
-import { DEFAULT_TIMINGS, onCommandRejected, onDeadline, onDoorState, onObstruction, startClose } from './delivery-steps.js';
+import { BUSY_RETRY_MS, DEFAULT_TIMINGS, onCommandRejected, onDeadline, onDoorState, onObstruction, startClose } from './delivery-steps.js';
 
 const t = DEFAULT_TIMINGS;
 function delivery(state: DeliveryState, patch: Partial<DeliveryRecord> = {}): DeliveryRecord {
@@ -63,6 +63,15 @@ describe('the delivery workflow', () => {
     expect(onDeadline(delivery('unlocking', { deadline: 50 }), 50, t)).toMatchObject({ next: { state: 'failed', failureReason: 'door-failed-to-open' } });
     expect(onCommandRejected(delivery('unlocking', { commandId: 'c-1' }), 'c-1', 'grant-invalid', 5)).toMatchObject({ next: { failureReason: 'door-failed-to-open' } });
     expect(onCommandRejected(delivery('unlocking', { commandId: 'c-1' }), 'c-other', 'grant-invalid', 5)).toBeUndefined();
+  });
+
+  it('sends the close again shortly, without counting an attempt, when the device is still busy with its last movement', () => {
+    const busy = onCommandRejected(delivery('closing', { commandId: 'd-1-close-v3', closeAttempts: 2 }), 'd-1-close-v3', 'door-busy', 100);
+    expect(busy).toMatchObject({ next: { state: 'closing', closeAttempts: 1, busyRetries: 1, deadline: 100 + BUSY_RETRY_MS }, effect: { kind: 'none' } });
+    const again = onDeadline(busy!.next, 100 + BUSY_RETRY_MS, t);
+    expect(again).toMatchObject({ next: { closeAttempts: 2, commandId: 'd-1-close-v5' }, effect: { kind: 'command', action: 'close' } });
+    expect(onCommandRejected(delivery('closing', { commandId: 'x', busyRetries: 10 }), 'x', 'door-busy', 1)).toMatchObject({ next: { failureReason: 'door-failed-to-close' } });
+    expect(onCommandRejected(delivery('closing', { commandId: 'x' }), 'x', 'obstruction', 1)).toMatchObject({ next: { failureReason: 'obstruction' } });
   });
 
   it('closes a door left open after the warning, retries a close that did not finish once, then fails with door-failed-to-close', () => {

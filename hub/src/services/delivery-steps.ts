@@ -67,16 +67,28 @@ export function onObstruction(d: DeliveryRecord, at: number, t: WorkflowTimings)
   return closeAgain(d, at, t, 'obstruction: closing again after the warning');
 }
 
+/** How long to wait before closing again when the device was still busy finishing its last command. */
+export const BUSY_RETRY_MS = 2000;
+const MAX_BUSY_RETRIES = 10;
+
 export function onCommandRejected(d: DeliveryRecord, commandId: string, reason: string, at: number): Transition | undefined {
   if (d.commandId !== commandId) return undefined;
+  if (d.state === 'closing' && reason === 'door-busy' && (d.busyRetries ?? 0) < MAX_BUSY_RETRIES) {
+    // The door is still settling from its last movement (e.g. reversing after an obstruction): not an attempt.
+    return {
+      next: step(d, 'closing', at, 'door busy: closing again shortly', { busyRetries: (d.busyRetries ?? 0) + 1, closeAttempts: d.closeAttempts - 1, deadline: at + BUSY_RETRY_MS }),
+      effect: { kind: 'none' },
+    };
+  }
   if (d.state === 'unlocking') return fail(d, 'door-failed-to-open', at, `the device refused the open command: ${reason}`);
-  if (d.state === 'closing') return fail(d, 'door-failed-to-close', at, `the device refused the close command: ${reason}`);
+  if (d.state === 'closing') return fail(d, reason === 'obstruction' ? 'obstruction' : 'door-failed-to-close', at, `the device refused the close command: ${reason}`);
   return undefined;
 }
 
 function closeAgain(d: DeliveryRecord, at: number, t: WorkflowTimings, name: string): Transition {
   return {
-    next: step(d, 'closing', at, name, { closeAttempts: d.closeAttempts + 1, deadline: at + t.closeTimeoutMs }),
+    // Deterministic and unique per step, so a late rejection of this very command is recognised.
+    next: step(d, 'closing', at, name, { closeAttempts: d.closeAttempts + 1, deadline: at + t.closeTimeoutMs, commandId: `${d.id}-close-v${d.version + 1}` }),
     effect: { kind: 'command', action: 'close' },
   };
 }

@@ -219,7 +219,7 @@ export class DeliveryService {
       throw new KeywayError(ErrorCode.Conflict, `delivery ${current.id} changed meanwhile; read it again and retry`, { details: { deliveryId: current.id } });
     }
     if (t.effect.kind === 'command') {
-      await this.options.access.sendCommand(next.deviceId, t.effect.action, next.grantId ?? undefined, t.effect.action === 'open' ? (next.commandId ?? undefined) : undefined).catch((error: unknown) => {
+      await this.options.access.sendCommand(next.deviceId, t.effect.action, next.grantId ?? undefined, next.commandId ?? undefined).catch((error: unknown) => {
         // The deadline sweeper fails or retries the step; the command itself is never retried blindly.
         this.log.warn({ err: error, deliveryId: next.id, action: t.effect }, 'could not send the command');
       });

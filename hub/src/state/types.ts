@@ -70,6 +70,8 @@ export interface DeliveryRecord {
   /** The command in flight (open or close), so late results are matched to it. */
   commandId: string | null;
   closeAttempts: number;
+  /** Close commands the device refused as busy and the hub sent again (not counted as attempts). */
+  busyRetries?: number;
   failureReason: string | null;
   /** When the current step times out (door did not open / close), checked by a sweeper; durable across restarts. */
   deadline: number | null;

@@ -1,0 +1,91 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { schedule, startWorld, step, until, untilState, type World } from './world.js';
+
+let w: World;
+beforeAll(async () => {
+  w = await startWorld();
+}, 30_000);
+afterAll(async () => {
+  await w?.stop();
+});
+
+// Each scenario starts from a closed, idle door, as an operator would leave it after a failure.
+afterEach(async () => {
+  await until('the controller to be idle', () => !w.site.door.isBusy, 30_000);
+  w.site.door.clearFault();
+  if (w.site.garage.door.position > 0) {
+    await w.site.door.close({ kind: 'unknown' }).catch(() => undefined);
+    await until('the door to be closed again', () => w.site.garage.door.position === 0, 30_000);
+  }
+}, 60_000);
+
+const steps = (d: { timeline: { step: string }[] }): string[] => d.timeline.map((e) => e.step);
+
+describe('when a delivery goes wrong', () => {
+  it('fails as door-failed-to-open when the relay is stuck, and tells the customer', async () => {
+    w.site.garage.door.injectFault('stuck-relay');
+    try {
+      await schedule(w, 'stuck-1');
+      await step(w, 'stuck-1', 'arrived');
+      await step(w, 'stuck-1', 'unlock');
+      const failed = await untilState(w, 'stuck-1', 'failed', 30_000);
+      expect(failed.failureReason).toBe('door-failed-to-open');
+      expect(w.site.garage.door.position).toBe(0);
+      await until('the failure notification', () => w.notifications.find((n) => n.deliveryId === 'stuck-1' && n.kind === 'delivery-failed'));
+    } finally {
+      await until('the controller to give up', () => !w.site.door.isBusy, 20_000);
+      // Someone inspects the opener: the simulated fault goes away, and the controller's latched fault is cleared.
+      w.site.garage.door.clearFault('stuck-relay');
+      w.site.door.clearFault();
+    }
+  }, 40_000);
+
+  it('retries the close once when the beam is broken while closing, and completes once the way is clear', async () => {
+    await schedule(w, 'beam-1');
+    await step(w, 'beam-1', 'arrived');
+    await step(w, 'beam-1', 'unlock');
+    await untilState(w, 'beam-1', 'door-open');
+    await step(w, 'beam-1', 'package-placed');
+    await until('the door to start closing', () => w.site.garage.door.position < 0.9);
+    w.site.garage.door.setObstruction(true);
+    await until('the door to reverse to open', () => w.site.garage.door.position === 1, 10_000);
+    w.site.garage.door.setObstruction(false);
+    const done = await untilState(w, 'beam-1', 'completed', 40_000);
+    expect(steps(done)).toContain('obstruction: closing again after the warning');
+    expect(done.closeAttempts).toBe(2);
+    await until('the obstruction notification', () => w.notifications.find((n) => n.kind === 'obstruction'));
+  }, 60_000);
+
+  it('escalates as door-failed-to-close when the door jams on every close attempt', async () => {
+    await schedule(w, 'jam-1');
+    await step(w, 'jam-1', 'arrived');
+    await step(w, 'jam-1', 'unlock');
+    await untilState(w, 'jam-1', 'door-open');
+    w.site.garage.door.injectFault('jam');
+    try {
+      await step(w, 'jam-1', 'package-placed');
+      const failed = await untilState(w, 'jam-1', 'failed', 60_000);
+      expect(failed.failureReason).toBe('door-failed-to-close');
+      expect(failed.closeAttempts).toBe(2);
+      expect(steps(failed)).toContain('door did not close: closing again after the warning');
+      await until('the escalation to the customer', () => w.notifications.find((n) => n.deliveryId === 'jam-1' && n.kind === 'delivery-failed'));
+    } finally {
+      await until('the controller to give up', () => !w.site.door.isBusy, 20_000);
+      w.site.garage.door.clearFault('jam');
+      w.site.door.clearFault();
+    }
+  }, 90_000);
+
+  it('fails as device-offline when the courier arrives at a garage that is offline and the grant has no PIN', async () => {
+    await schedule(w, 'offline-1');
+    w.site.network.cut();
+    try {
+      await until('the hub to see the garage offline', async () => (await w.t.call('GET', `/v1/devices/${w.deviceId}`)).body.online === false, 15_000);
+      const failed = await step(w, 'offline-1', 'arrived');
+      expect(failed).toMatchObject({ state: 'failed', failureReason: 'device-offline' });
+    } finally {
+      w.site.network.restore();
+    }
+    await until('the garage to come back', async () => (await w.t.call('GET', `/v1/devices/${w.deviceId}`)).body.online === true, 15_000);
+  }, 40_000);
+});
