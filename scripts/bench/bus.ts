@@ -4,7 +4,8 @@
  * to the target receiving the event) at a fixed 2,000 events/s for an in-process handler and an
  * HTTP webhook, the highest rate sustained without a growing backlog, and the bulkhead: the p90
  * of healthy subscribers with and without one subscriber whose every call times out.
- * Run: npm run bench:bus   (BENCH_SECONDS=<n> to lengthen each fixed-rate phase)
+ * Run: npm run bench:bus   (BENCH_SECONDS=<n> per fixed-rate phase, BENCH_ONLY=inprocess,http,max,bulkhead,
+ * BENCH_STORE=inline|threaded)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -14,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { createEvent } from '@keyway/shared/client';
 import { SchemaRegistry } from '@keyway/shared/registry';
 import { Bus, type SubscriberDeclaration } from '@keyway/hub/bus';
-import { SqliteBusStore } from '@keyway/hub/storage';
+import { SqliteBusStore, ThreadedSqliteBusStore } from '@keyway/hub/storage';
 
 process.env.KEYWAY_LOG_LEVEL ??= 'error';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -58,8 +59,13 @@ function summary(rec: Recorder, subscriber: string) {
   return { n: lat.length, p50Ms: round(percentile(lat, 50)), p90Ms: round(percentile(lat, 90)), p99Ms: round(percentile(lat, 99)) };
 }
 
+/** `inline` (default): SQLite on the event loop's thread; `threaded`: SQLite on a worker thread. */
+const STORE = process.env.BENCH_STORE === 'threaded' ? 'threaded' : 'inline';
+
 async function newBus(name: string): Promise<Bus> {
-  const bus = new Bus({ store: new SqliteBusStore({ path: join(dir, `${name}.db`) }), validator: registry, alarmIntervalMs: 60_000 });
+  const path = join(dir, `${name}.db`);
+  const store = STORE === 'inline' ? new SqliteBusStore({ path }) : new ThreadedSqliteBusStore({ path });
+  const bus = new Bus({ store, validator: registry, alarmIntervalMs: 60_000 });
   await bus.start();
   return bus;
 }
@@ -264,7 +270,7 @@ async function bulkhead() {
 }
 
 try {
-  console.log(`bus benchmark: durable (SQLite WAL, synchronous=FULL), ${SECONDS} s per fixed-rate phase, Node ${process.version}`);
+  console.log(`bus benchmark: durable (SQLite WAL, synchronous=FULL, ${STORE} store), ${SECONDS} s per fixed-rate phase, Node ${process.version}`);
   console.log(`machine: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at start`);
   const inProcess = ONLY.has('inprocess') ? await fixedRateInProcess() : skipped;
   console.log(`2,000 events/s, in-process handler: p50 ${inProcess.p50Ms} ms, p90 ${inProcess.p90Ms} ms, p99 ${inProcess.p99Ms} ms, ${inProcess.n} delivered, lost ${inProcess.lost}`);
@@ -291,6 +297,7 @@ try {
       steps: max.steps,
       bulkhead: { healthyP90Ms: bh.healthy.p90Ms, withTimingOutP90Ms: bh.withTimingOutSubscriber.p90Ms, p90ChangePct: bh.p90RatioPct },
       lost,
+      store: STORE,
       loadAverageAtEnd: round(loadavg()[0]!),
     }),
   );

@@ -1,2 +1,3 @@
 export * from './types.js';
 export { SqliteBusStore, type SqliteBusStoreOptions } from './sqlite-store.js';
+export { ThreadedSqliteBusStore, type ThreadedSqliteBusStoreOptions } from './threaded-sqlite-store.js';
