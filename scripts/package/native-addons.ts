@@ -15,8 +15,12 @@ import { hostTarget, targetInfo, type Target } from './targets.js';
 export interface AddonSpec {
   /** npm package name as it appears in a bundle input path. */
   pkg: string;
-  kind: 'gyp' | 'prebuild';
-  /** For `gyp`: the file node-gyp builds (build/Release/<file>) and that `bindings(...)` asks for. */
+  /**
+   * gyp: built by node-gyp (cross-compiled for other targets); prebuild: node-gyp-build prebuilds/ folders;
+   * shipped: one binary per platform inside the npm package (dist/bin/linux-<arch>-glibc/<file>).
+   */
+  kind: 'gyp' | 'prebuild' | 'shipped';
+  /** gyp and shipped: the file name, as `bindings(...)` or the loader asks for it under native/. */
   file?: string;
 }
 
@@ -25,10 +29,12 @@ export const ADDONS: readonly AddonSpec[] = [
   // onoff's edge-interrupt helper; shipped only when the agent's GPIO binding (onoff) is in the bundle.
   { pkg: 'epoll', kind: 'gyp', file: 'epoll.node' },
   { pkg: '@serialport/bindings-cpp', kind: 'prebuild' },
+  // aws-iot-device-sdk-v2's runtime; its package carries linux x64/arm64 glibc binaries (no armv7).
+  { pkg: 'aws-crt', kind: 'shipped', file: 'aws-crt-nodejs.node' },
 ];
 
 /** Packages whose addons we cannot ship yet; a bundle that contains them fails the build instead of breaking at run time. */
-const UNSUPPORTED = ['aws-crt'];
+const UNSUPPORTED: readonly string[] = [];
 
 export interface FoundAddon {
   spec: AddonSpec;
@@ -143,6 +149,14 @@ export async function stageAddons(
       continue;
     }
     const file = found.spec.file ?? '';
+    if (found.spec.kind === 'shipped') {
+      const from = join(found.pkgDir, 'dist', 'bin', `linux-${arch}-glibc`, file);
+      if (!existsSync(from)) throw new KeywayError(ErrorCode.Unavailable, `${found.spec.pkg}@${found.version} ships no ${file} for linux-${arch} (glibc)`);
+      mkdirSync(join(outDir, 'native'), { recursive: true });
+      copyFileSync(from, join(outDir, 'native', file));
+      placed.push(join('native', file));
+      continue;
+    }
     const src =
       target === hostTarget() ? join(found.pkgDir, 'build', 'Release', file) : await crossBuildGyp(found, target, nodeDir, log);
     if (!existsSync(src)) {

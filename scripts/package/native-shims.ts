@@ -57,6 +57,22 @@ module.exports = load;
 `;
 
 /**
+ * aws-crt's loader (dist/native/binding.js) looks in its own package's dist/bin/<platform>-<arch>-<libc>/ and
+ * then AWS_CRT_NODEJS_BINARY_ABSOLUTE_PATH, and loads with the module's plain `require`, which a SEA limits to
+ * Node's own modules. The replacement honours the same variable, else loads native/aws-crt-nodejs.node, and keeps
+ * the module's exports (default = the addon, cRuntime, CRuntimeType). Controllers are glibc systems.
+ */
+const AWS_CRT_BINDING = `${BASE}
+Object.defineProperty(exports, '__esModule', { value: true });
+exports.CRuntimeType = Object.freeze({ NON_LINUX: 'cruntime', MUSL: 'musl', GLIBC: 'glibc' });
+exports.cRuntime = process.platform === 'linux' ? 'glibc' : 'cruntime';
+exports.default = keywayLoad(
+  process.env.AWS_CRT_NODEJS_BINARY_ABSOLUTE_PATH || path.join(keywayNativeBase(), 'native', 'aws-crt-nodejs.node'),
+  'aws-crt-nodejs.node',
+);
+`;
+
+/**
  * Optional native speed-ups that `ws` (under mqtt.js) tries inside try/catch. Left as plain `require` they reach
  * the SEA's builtin-only require, which warns on stderr at every start; we do not ship them, so they resolve to
  * a module that fails the way a missing package does.
@@ -68,6 +84,7 @@ export function nativeShimsPlugin(): Plugin {
   return {
     name: 'keyway-native-shims',
     setup(build) {
+      build.onLoad({ filter: /[\\/]aws-crt[\\/]dist[\\/]native[\\/]binding\.js$/ }, () => ({ contents: AWS_CRT_BINDING, loader: 'js', resolveDir: process.cwd() }));
       build.onResolve({ filter: OPTIONAL_ABSENT }, (args) => ({ path: args.path, namespace: 'keyway-absent' }));
       build.onLoad({ filter: /.*/, namespace: 'keyway-absent' }, () => ({ contents: ABSENT, loader: 'js' }));
       build.onResolve({ filter: /^(bindings|node-gyp-build)$/ }, (args) => ({ path: args.path, namespace: 'keyway-native' }));

@@ -86,4 +86,35 @@ describe.skipIf(!target)(`agent single executable (${target ?? 'none'})`, () => 
       await receiver.stop();
     }
   }, 60_000);
+
+  it('with the aws-iot connector it loads aws-crt from native/ and reaches the native library', async () => {
+    const dir = join(work, 'aws-iot');
+    mkdirSync(dir);
+    // Not PEM at all: the error then comes from aws-c-common inside the addon, which proves the addon loaded.
+    writeFileSync(join(dir, 'bad.pem'), 'not a certificate');
+    const config = join(dir, 'agent.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        version: 1,
+        deviceId: 'garage-aws',
+        dataDir: join(dir, 'data'),
+        connector: 'aws-iot',
+        broker: { url: 'mqtts://127.0.0.1:1', certPath: join(dir, 'bad.pem'), keyPath: join(dir, 'bad.pem') },
+        hubPublicKey: generateHubKeyPair().publicKeyPem,
+      }),
+    );
+    const child = spawn(built.executable, ['run', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KEYWAY_LOG_LEVEL: 'info' } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const deadline = Date.now() + 20_000;
+    while (!/aws-c-\w+: AWS_/.test(out) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGTERM');
+    await exited;
+    expect(built.addons).toContain('native/aws-crt-nodejs.node');
+    expect(out).toMatch(/aws-c-\w+: AWS_/);
+    expect(out).not.toMatch(/AWS CRT binary not present|cannot load the native addon/);
+  }, 60_000);
 });
