@@ -21,6 +21,16 @@ export const HubEnv = z.object({
   KEYWAY_MQTT_EXTERNAL_USERNAME: z.string().optional(),
   KEYWAY_MQTT_EXTERNAL_PASSWORD: z.string().optional(),
   KEYWAY_MQTT_SHARE_GROUP: z.string().optional(),
+  /**
+   * Scale-out profile: postgres://user:password@host:5432/db. Bus, hub state and the registry audit chain live there,
+   * shared by every replica; absent, SQLite files in KEYWAY_DATA_DIR (the embedded default).
+   */
+  KEYWAY_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+    .optional(),
+  KEYWAY_DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).optional(),
+  KEYWAY_DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).optional(),
   KEYWAY_ADMIN_API_KEY: z.string().min(20).optional(),
   KEYWAY_HUB_PRIVATE_KEY_FILE: z.string().optional(),
   KEYWAY_SUBSCRIBERS_FILE: z.string().optional(),
@@ -51,6 +61,15 @@ export function hubConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfi
           ...(e.KEYWAY_MQTT_SHARE_GROUP ? { shareGroup: e.KEYWAY_MQTT_SHARE_GROUP } : {}),
         }
       : { kind: 'embedded', host: e.KEYWAY_MQTT_HOST, port: e.KEYWAY_MQTT_PORT, ...(tls ? { tls } : {}) },
+    ...(e.KEYWAY_DATABASE_URL
+      ? {
+          postgres: {
+            connectionString: e.KEYWAY_DATABASE_URL,
+            ...(e.KEYWAY_DATABASE_POOL_SIZE !== undefined ? { poolSize: e.KEYWAY_DATABASE_POOL_SIZE } : {}),
+            ...(e.KEYWAY_DATABASE_STATEMENT_TIMEOUT_MS !== undefined ? { statementTimeoutMs: e.KEYWAY_DATABASE_STATEMENT_TIMEOUT_MS } : {}),
+          },
+        }
+      : {}),
     ...(e.KEYWAY_ADMIN_API_KEY ? { adminApiKey: e.KEYWAY_ADMIN_API_KEY } : {}),
     ...(e.KEYWAY_HUB_PRIVATE_KEY_FILE ? { hubPrivateKeyPem: read(e.KEYWAY_HUB_PRIVATE_KEY_FILE)! } : {}),
     ...(e.KEYWAY_SUBSCRIBERS_FILE ? { subscribersFile: e.KEYWAY_SUBSCRIBERS_FILE } : {}),

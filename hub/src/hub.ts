@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import mqtt, { type MqttClient } from 'mqtt';
 import { createLogger, type Logger } from '@keyway/shared';
-import { AuditTrail, FileAuditStore, SchemaRegistry } from '@keyway/shared/registry';
+import { AuditTrail, FileAuditStore, SchemaRegistry, type AuditStore } from '@keyway/shared/registry';
 import { signTime } from '@keyway/shared/grants';
 import { buildApi } from './api/server.js';
 import { Bus } from './bus/bus.js';
@@ -18,8 +19,10 @@ import type { WorkflowTimings } from './services/delivery-steps.js';
 import { notificationSubscriber } from './services/notify.js';
 import { SqliteHubState } from './state/sqlite-state.js';
 import { SqliteBusStore } from './storage/sqlite-store.js';
+import { PostgresAuditStore, PostgresBusStore, PostgresHubState, type PostgresConnectionOptions } from './storage/postgres/index.js';
 import type { BusStore } from './storage/types.js';
 import type { HubStateStore } from './state/types.js';
+import type { DeviceDownlink } from './services/downlink.js';
 
 export const SERVICE_ACCOUNTS = ['platform', 'access', 'delivery', 'notify', 'device-gateway', 'ops'] as const;
 
@@ -39,6 +42,11 @@ export interface HubConfig {
   timings?: Partial<WorkflowTimings>;
   gatewayLimits?: GatewayLimits;
   presence?: PresenceOptions;
+  /**
+   * Scale-out profile: bus log, queues, hub state and the registry's audit chain in this PostgreSQL database, shared
+   * by every replica (`busStore`/`state` given explicitly still win). Absent: SQLite files in the data folder.
+   */
+  postgres?: PostgresConnectionOptions;
   /** Storage backends; SQLite files in the data folder by default. */
   busStore?: BusStore;
   state?: HubStateStore;
@@ -57,6 +65,9 @@ export class Hub {
     busStore: BusStore;
     state: HubStateStore;
     gateway: DeviceGateway;
+    audit: AuditStore;
+    brokerProbe: BrokerProbe | undefined;
+    downlink: DeviceDownlink;
     delivery: DeliveryService;
     access: AccessService;
     api: FastifyInstance;
@@ -72,10 +83,19 @@ export class Hub {
     fs.mkdirSync(config.dataDir, { recursive: true });
     const keys = loadOrCreateHubKey(config.dataDir, config.hubPrivateKeyPem);
     this.publicKeyPem = keys.publicKeyPem;
-    const registry = SchemaRegistry.fromEmbedded({ audit: new AuditTrail(new FileAuditStore(path.join(config.dataDir, 'schema-audit.jsonl'))) });
+    const pgOptions = config.postgres;
+    let audit: AuditStore;
+    if (pgOptions) {
+      const pgAudit = new PostgresAuditStore(pgOptions);
+      await pgAudit.init();
+      audit = pgAudit;
+    } else {
+      audit = new FileAuditStore(path.join(config.dataDir, 'schema-audit.jsonl'));
+    }
+    const registry = SchemaRegistry.fromEmbedded({ audit: new AuditTrail(audit) });
     await registry.restore();
 
-    const busStore = config.busStore ?? new SqliteBusStore({ path: path.join(config.dataDir, 'bus.db') });
+    const busStore = config.busStore ?? (pgOptions ? new PostgresBusStore(pgOptions) : new SqliteBusStore({ path: path.join(config.dataDir, 'bus.db') }));
     const bus = new Bus({ store: busStore, validator: registry, ...(config.clock ? { clock: config.clock } : {}) });
     await bus.start();
     for (const account of SERVICE_ACCOUNTS) await bus.createAccount(account);
@@ -86,7 +106,7 @@ export class Hub {
       await bus.addApiKey(account, key);
     }
 
-    const state = config.state ?? new SqliteHubState(path.join(config.dataDir, 'state.db'));
+    const state = config.state ?? (pgOptions ? new PostgresHubState(pgOptions) : new SqliteHubState(path.join(config.dataDir, 'state.db')));
     await state.init();
     const gateway = new DeviceGateway({
       bus,
@@ -98,9 +118,16 @@ export class Hub {
       ...(config.clock ? { clock: config.clock } : {}),
     });
     await gateway.start();
+    // The gateway does not expose its broker client; with an external broker a light probe client answers /readyz.
+    const brokerProbe = config.mqtt.kind === 'external' ? new BrokerProbe(config.mqtt) : undefined;
+    await brokerProbe?.start();
+    // With shared subscriptions a replica sees only part of the device traffic, so presence is read from the shared
+    // device records (kept by every replica's presence writer) as well as from this replica's own view.
+    const downlink = config.mqtt.kind === 'external' ? new SharedPresenceDownlink(gateway, state) : gateway;
+    if (downlink instanceof SharedPresenceDownlink) await downlink.start();
 
-    const access = new AccessService({ state, publisher: new BusClient(bus, 'access'), downlink: gateway, signingKey: keys.privateKey, publicKeyPem: keys.publicKeyPem, ...(config.clock ? { clock: config.clock } : {}) });
-    const delivery = new DeliveryService({ state, publisher: new BusClient(bus, 'delivery'), access, downlink: gateway, ...(config.timings ? { timings: config.timings } : {}), ...(config.clock ? { clock: config.clock } : {}) });
+    const access = new AccessService({ state, publisher: new BusClient(bus, 'access'), downlink, signingKey: keys.privateKey, publicKeyPem: keys.publicKeyPem, ...(config.clock ? { clock: config.clock } : {}) });
+    const delivery = new DeliveryService({ state, publisher: new BusClient(bus, 'delivery'), access, downlink, ...(config.timings ? { timings: config.timings } : {}), ...(config.clock ? { clock: config.clock } : {}) });
 
     // Each service reads the bus through its own subscriber: its own queue, retries and DLQ.
     await bus.declareSubscriber({
@@ -137,10 +164,18 @@ export class Hub {
       delivery,
       metrics: [gateway.metrics],
       platformAccount: 'platform',
-      ready: () => Promise.resolve({ ready: bus.isReady() && gateway.address !== undefined, checks: { bus: bus.isReady(), broker: gateway.address !== undefined } }),
+      ready: async () => {
+        const checks: Record<string, boolean> = {
+          bus: bus.isReady(),
+          broker: brokerProbe ? brokerProbe.connected : gateway.address !== undefined,
+        };
+        const stores = [busStore, state, audit].filter((s): s is typeof s & Pingable => typeof (s as Partial<Pingable>).ping === 'function');
+        if (stores.length > 0) checks.postgres = (await Promise.all(stores.map((s) => pingWithin(s, 2000)))).every(Boolean);
+        return { ready: Object.values(checks).every(Boolean), checks };
+      },
     });
     await api.listen({ host: config.http.host, port: config.http.port });
-    this.parts = { bus, busStore, state, gateway, delivery, access, api, registry };
+    this.parts = { bus, busStore, state, gateway, audit, brokerProbe, downlink, delivery, access, api, registry };
     this.log.info({ http: this.httpUrl, mqtt: this.mqttUrl }, 'hub started');
   }
 
@@ -150,9 +185,12 @@ export class Hub {
     if (!parts) return;
     await parts.api.close();
     await parts.delivery.stop();
+    if (parts.downlink instanceof SharedPresenceDownlink) parts.downlink.stop();
+    await parts.brokerProbe?.stop();
     await parts.gateway.stop();
     await parts.bus.stop();
     await parts.state.close();
+    if (parts.audit instanceof PostgresAuditStore) await parts.audit.close();
   }
 
   get httpUrl(): string {
@@ -179,5 +217,125 @@ export class Hub {
   get internals(): NonNullable<Hub['parts']> {
     if (!this.parts) throw new Error('the hub is not started');
     return this.parts;
+  }
+}
+
+interface Pingable {
+  ping(): Promise<void>;
+}
+
+/** A store's ping within `ms`: false when it rejects or does not answer in time (a stalled server must not stall /readyz). */
+function pingWithin(store: Pingable, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const ping = store.ping().then(
+    () => true,
+    () => false,
+  );
+  return Promise.race([ping, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A second, idle MQTT client on the external broker, with the hub's credentials, whose connection state answers the
+ * broker check of /readyz (the gateway's own client is not exposed). It reconnects by itself, so readiness returns
+ * once the broker is back.
+ */
+class BrokerProbe {
+  private client: MqttClient | undefined;
+
+  constructor(private readonly spec: Extract<TransportSpec, { kind: 'external' }>) {}
+
+  async start(): Promise<void> {
+    const s = this.spec;
+    const client = mqtt.connect(s.url, {
+      clientId: `keyway-hub-probe-${randomUUID().slice(0, 8)}`,
+      protocolVersion: 5,
+      clean: true,
+      reconnectPeriod: 1000,
+      connectTimeout: 5000,
+      ...(s.username !== undefined ? { username: s.username } : {}),
+      ...(s.password !== undefined ? { password: s.password } : {}),
+    });
+    // Errors are reflected in `connected`; without a listener mqtt.js would throw them.
+    client.on('error', () => undefined);
+    this.client = client;
+    await new Promise<void>((resolve) => {
+      if (client.connected) resolve();
+      else client.once('connect', () => resolve());
+      setTimeout(resolve, 5000).unref();
+    });
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (client) await client.endAsync(true);
+  }
+}
+
+/**
+ * Presence for replicas behind shared subscriptions: a device counts as online when this replica's gateway has seen
+ * it, or when the shared device record says so (every replica's presence writer keeps it). The records are read
+ * into memory every `refreshMs` because services ask synchronously.
+ */
+class SharedPresenceDownlink implements DeviceDownlink {
+  private readonly shared = new Map<string, boolean>();
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing = false;
+
+  constructor(
+    private readonly gateway: DeviceGateway,
+    private readonly state: HubStateStore,
+    private readonly refreshMs = 1000,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh(), this.refreshMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  isOnline(deviceId: string): boolean {
+    return this.gateway.isOnline(deviceId) || this.shared.get(deviceId) === true;
+  }
+
+  sendCommand(deviceId: string, token: string): Promise<void> {
+    return this.gateway.sendCommand(deviceId, token);
+  }
+
+  sendGrants(deviceId: string, message: { grants?: string[]; revocations?: string }): Promise<void> {
+    return this.gateway.sendGrants(deviceId, message);
+  }
+
+  private async refresh(): Promise<void> {
+    if (this.refreshing) return;
+    this.refreshing = true;
+    try {
+      const seen = new Map<string, boolean>();
+      let after: string | undefined;
+      for (;;) {
+        const page = await this.state.listDevices({ limit: 1000, ...(after !== undefined ? { after } : {}) });
+        for (const d of page) seen.set(d.id, d.online);
+        const last = page[page.length - 1];
+        if (page.length < 1000 || !last) break;
+        after = last.id;
+      }
+      this.shared.clear();
+      for (const [id, online] of seen) this.shared.set(id, online);
+    } catch {
+      // Store unreachable: keep the last view; /readyz reports the outage.
+    } finally {
+      this.refreshing = false;
+    }
   }
 }
