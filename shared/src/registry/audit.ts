@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { ErrorCode, isKeywayError } from '../errors.js';
 
 export type AuditAction = 'register' | 'deprecate' | 'retire';
 
@@ -48,7 +49,23 @@ export class AuditTrail {
 
   constructor(private readonly store: AuditStore) {}
 
+  /**
+   * Appends one entry after the chain's tail. The tail is cached per process; when another writer (a second hub
+   * replica on a shared store) appended first, the store refuses the stale position with CONFLICT, and the append
+   * reloads the tail and retries once. A second CONFLICT means writers keep racing; the caller may retry.
+   */
   async append(entry: { actor: string; action: AuditAction; type: string; version: number; detail?: Record<string, unknown>; at?: Date }): Promise<AuditRecord> {
+    const at = entry.at ?? new Date();
+    try {
+      return await this.appendAfterTail(entry, at);
+    } catch (error) {
+      if (!isKeywayError(error, ErrorCode.Conflict)) throw error;
+      this.last = undefined;
+      return this.appendAfterTail(entry, at);
+    }
+  }
+
+  private async appendAfterTail(entry: { actor: string; action: AuditAction; type: string; version: number; detail?: Record<string, unknown> }, at: Date): Promise<AuditRecord> {
     if (!this.last) {
       const all = await this.store.list();
       const tail = all[all.length - 1];
@@ -56,7 +73,7 @@ export class AuditTrail {
     }
     const body: Omit<AuditRecord, 'hash'> = {
       seq: this.last.seq + 1,
-      at: (entry.at ?? new Date()).toISOString(),
+      at: at.toISOString(),
       actor: entry.actor,
       action: entry.action,
       type: entry.type,

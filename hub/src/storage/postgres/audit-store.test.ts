@@ -52,17 +52,45 @@ describe.skipIf(!available)('PostgreSQL registry audit chain', () => {
     expect(await trail.verify()).toEqual({ ok: true, entries: 4 });
   });
 
-  it('when two replicas append at once, one succeeds, the other fails with CONFLICT, and the chain does not fork', async () => {
+  it('when two replicas append at once, the loser reloads the tail and retries, so both entries land on one unforked chain', async () => {
     const schema = `audit_${n++}`;
     const [a, b] = [new AuditTrail(await store(schema)), new AuditTrail(await store(schema))];
-    const results = await Promise.allSettled([
+    const results = await Promise.all([
       a.append({ actor: 'a', action: 'register', type: 'keyway.t.A', version: 1 }),
       b.append({ actor: 'b', action: 'register', type: 'keyway.t.B', version: 1 }),
     ]);
-    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    const rejected = results.find((r) => r.status === 'rejected');
-    expect(isKeywayError(rejected?.reason, ErrorCode.Conflict)).toBe(true);
-    expect(await a.verify()).toEqual({ ok: true, entries: 1 });
+    expect(results.map((r) => r.seq).sort()).toEqual([1, 2]);
+    expect(await a.verify()).toEqual({ ok: true, entries: 2 });
+  });
+
+  it("when a replica appends with a stale cached tail, it continues after the other replica's entries", async () => {
+    const schema = `audit_${n++}`;
+    const [a, b] = [new AuditTrail(await store(schema)), new AuditTrail(await store(schema))];
+    await a.append({ actor: 'a', action: 'register', type: 'keyway.t.A', version: 1 });
+    await b.append({ actor: 'b', action: 'register', type: 'keyway.t.B', version: 1 });
+    await b.append({ actor: 'b', action: 'register', type: 'keyway.t.B', version: 2 });
+    // a still caches seq 1 as the tail: its first try is refused with CONFLICT, the retry lands at seq 4
+    const r = await a.append({ actor: 'a', action: 'deprecate', type: 'keyway.t.A', version: 1 });
+    expect(r.seq).toBe(4);
+    expect(await b.verify()).toEqual({ ok: true, entries: 4 });
+  });
+
+  it('when a replica keeps losing the race, the second refusal reaches the caller as CONFLICT', async () => {
+    const schema = `audit_${n++}`;
+    const s = await store(schema);
+    const racing = new AuditTrail({
+      list: () => s.list(),
+      // Another writer slips in before every append of this replica.
+      append: async (record) => {
+        await new AuditTrail(s).append({ actor: 'other', action: 'register', type: 'keyway.t.O', version: record.seq });
+        await s.append(record);
+      },
+    });
+    const error: unknown = await racing
+      .append({ actor: 'a', action: 'register', type: 'keyway.t.A', version: 1 })
+      .catch((e: unknown) => e);
+    expect(isKeywayError(error, ErrorCode.Conflict)).toBe(true);
+    expect(await new AuditTrail(s).verify()).toEqual({ ok: true, entries: 2 });
   });
 
   it('when an entry is edited in the database, verification names the entry', async () => {
