@@ -1,11 +1,11 @@
 import type { LeafValue } from './types.js';
 
 /**
- * Where a leaf sits inside the event's arrays: pairs of (array, index), outermost first.
- * Two leaves can be used together by one rule only when they agree on every array they share,
- * which is event-ruler's array consistency ("a.b" and "a.c" must come from the same element of a).
+ * Where a leaf sits inside the event's arrays: (array, index, the array's flattened path), outermost
+ * first. Two leaves can be used together by one rule only when they agree on every array they
+ * share, which is event-ruler's array consistency ("a.b" and "a.c" must come from one element of a).
  */
-export type Membership = readonly (readonly [object, number])[];
+export type Membership = readonly (readonly [object, number, string])[];
 
 export interface Leaf {
   readonly value: LeafValue;
@@ -16,8 +16,8 @@ function isLeafValue(v: unknown): v is LeafValue {
   return v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
 }
 
-function withIndex(m: Membership | null, arr: object, i: number): Membership {
-  return m === null ? [[arr, i]] : [...m, [arr, i]];
+function withIndex(m: Membership | null, arr: object, i: number, path: string): Membership {
+  return m === null ? [[arr, i, path]] : [...m, [arr, i, path]];
 }
 
 function collectAt(value: unknown, membership: Membership | null, out: Leaf[]): void {
@@ -42,7 +42,8 @@ function walk(value: unknown, segments: readonly string[], from: number, members
   }
   if (Array.isArray(value)) {
     const arr = value as unknown[];
-    for (let i = 0; i < arr.length; i++) walk(arr[i], segments, from, withIndex(membership, arr, i), out);
+    const path = segments.slice(0, from).join('.');
+    for (let i = 0; i < arr.length; i++) walk(arr[i], segments, from, withIndex(membership, arr, i, path), out);
     return;
   }
   if (typeof value !== 'object' || value === null) return;
@@ -80,4 +81,28 @@ export function merge(a: Membership | null, b: Membership | null): Membership | 
   if (b === null) return a;
   const extra = b.filter(([arrB]) => !a.some(([arrA]) => arrA === arrB));
   return extra.length === 0 ? a : [...a, ...extra];
+}
+
+/** True when a leaf at `fieldPath` could sit inside an array found at `arrayPath`. */
+function under(fieldPath: string, arrayPath: string): boolean {
+  return fieldPath === arrayPath || (fieldPath.length > arrayPath.length && fieldPath.startsWith(arrayPath) && fieldPath[arrayPath.length] === '.');
+}
+
+/**
+ * Drops the positions of arrays that no remaining field can reach: they can no longer constrain
+ * anything, and keeping them would make choices that differ only there look different, so two
+ * arrays of a thousand objects would be explored as a million combinations.
+ */
+export function project(m: Membership | null, remainingPaths: readonly string[]): Membership | null {
+  if (m === null) return null;
+  const kept = m.filter(([, , arrayPath]) => remainingPaths.some((p) => under(p, arrayPath)));
+  if (kept.length === m.length) return m;
+  return kept.length === 0 ? null : kept;
+}
+
+/** Same arrays at the same positions. */
+export function sameMembership(a: Membership | null, b: Membership | null): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || a.length !== b.length) return false;
+  return a.every(([arr, i]) => b.some(([arrB, iB]) => arrB === arr && iB === i));
 }

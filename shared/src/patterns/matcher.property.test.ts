@@ -50,7 +50,7 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
   setPath(child, rest.join('.'), value);
 }
 
-const fieldPaths = ['a', 'b', 'c.d', 'c.e', 'items.x', 'items.y'];
+const fieldPaths = ['a', 'b', 'c.d', 'c.e', 'items.x', 'items.y', 'rows.z', 'rows.w.v'];
 
 const conditions = fc.uniqueArray(fc.tuple(fc.constantFrom(...fieldPaths), alternatives), {
   minLength: 1,
@@ -81,6 +81,10 @@ const event = fc
     b: eventValue,
     c: fc.record({ d: eventValue, e: eventValue }, { requiredKeys: [] }),
     items: fc.array(fc.record({ x: eventValue, y: eventValue }, { requiredKeys: [] }), { maxLength: 3 }),
+    rows: fc.array(
+      fc.record({ z: eventValue, w: fc.array(fc.record({ v: eventValue }, { requiredKeys: [] }), { maxLength: 2 }) }, { requiredKeys: [] }),
+      { maxLength: 3 },
+    ),
   }, { requiredKeys: [] });
 
 describe('RuleMatcher agrees with the reference interpreter', () => {

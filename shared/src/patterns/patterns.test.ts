@@ -113,4 +113,20 @@ describe('matching cost stays bounded on large arrays', () => {
     m.add('passing', passing);
     expect(m.match(event)).toEqual(['passing']);
   });
+
+  it('when two different arrays hold a thousand objects each, fields over both do not multiply out', { timeout: 3000 }, () => {
+    const objects = (n: number, key: string): unknown[] => Array.from({ length: n }, (_, i) => ({ [key]: i, tag: 'same' }));
+    const event = { left: objects(1000, 'x'), right: objects(1000, 'y'), last: 'no' };
+    const failing = { left: { tag: ['same'] }, right: { tag: ['same'] }, last: ['yes'] };
+    const passing = { left: { x: [{ numeric: ['>', 998] }], tag: ['same'] }, right: { y: [0] }, last: ['no'] };
+    const inconsistent = { left: { x: [999], tag: ['other'] } };
+    expect(testPattern(failing, event)).toBe(false);
+    expect(testPattern(passing, event)).toBe(true);
+    expect(testPattern(inconsistent, event)).toBe(false);
+    const m = new RuleMatcher();
+    m.add('failing', failing);
+    m.add('passing', passing);
+    m.add('inconsistent', inconsistent);
+    expect(m.match(event)).toEqual(['passing']);
+  });
 });

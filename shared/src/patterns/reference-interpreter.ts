@@ -1,4 +1,4 @@
-import { consistent, leavesAt, merge, type Leaf, type Membership } from './event-leaves.js';
+import { consistent, leavesAt, merge, project, sameMembership, type Leaf, type Membership } from './event-leaves.js';
 import { compilePattern } from './parse-pattern.js';
 import type { Branch, CompiledPattern, FieldCondition } from './types.js';
 import { valueMatches } from './value-match.js';
@@ -24,24 +24,24 @@ function branchMatches(branch: Branch, event: unknown): boolean {
     (a, b) => fieldOrder(a) - fieldOrder(b) || (fieldOrder(a) === 0 ? 0 : a.path < b.path ? -1 : a.path > b.path ? 1 : 0),
   );
   const leaves: Leaf[][] = fields.map((f) => leavesAt(event, f.segments));
+  // remaining[i]: paths of fields i.. (array positions outside them no longer matter).
+  const remaining = fields.map((_, i) => fields.slice(i).map((f) => f.path));
   const search = (i: number, m: Membership | null): boolean => {
     if (i === fields.length) return true;
     const field = fields[i];
     const atPath = leaves[i];
     if (field === undefined || atPath === undefined) return false;
-    let triedWithoutNewPositions = false;
+    const tried: (Membership | null)[] = [];
     for (const leaf of atPath) {
       if (!consistent(m, leaf.membership)) continue;
       if (!field.matchers.some((x) => valueMatches(x, leaf.value))) continue;
-      const next = merge(m, leaf.membership);
-      // Leaves that pin no new array position all lead to the same search; one try is enough.
-      if (next === m) {
-        if (triedWithoutNewPositions) continue;
-        triedWithoutNewPositions = true;
-      }
+      const next = project(merge(m, leaf.membership), remaining[i + 1] ?? []);
+      // Choices that leave the same relevant array positions lead to the same search; try each once.
+      if (tried.some((t) => sameMembership(t, next))) continue;
+      tried.push(next);
       if (search(i + 1, next)) return true;
     }
-    if (field.allowsAbsence && !atPath.some((leaf) => consistent(m, leaf.membership))) return search(i + 1, m);
+    if (field.allowsAbsence && !atPath.some((leaf) => consistent(m, leaf.membership))) return search(i + 1, project(m, remaining[i + 1] ?? []));
     return false;
   };
   return search(0, null);

@@ -1,4 +1,4 @@
-import { consistent, merge, type Membership } from './event-leaves.js';
+import { consistent, merge, project, sameMembership, type Membership } from './event-leaves.js';
 import { PathSlot, Resolved } from './path-slot.js';
 import { compilePattern } from './parse-pattern.js';
 import type { FieldCondition, LeafValue, ValueMatcher } from './types.js';
@@ -29,6 +29,9 @@ interface State<R extends string> {
   edgeList: Edge<R>[];
   edgeSlotIds: number[];
   edgeIndexes: ValueIndex<Target<R>>[];
+  /** Paths of every edge below this state, valid while `subtreeVersion` equals the matcher's version. */
+  subtreePaths: string[];
+  subtreeVersion: number;
 }
 
 interface Edge<R extends string> {
@@ -92,7 +95,7 @@ const SINGLE = Resolved.Single;
 const MANY = Resolved.Many;
 
 function newState<R extends string>(): State<R> {
-  return { terminals: [], edges: new Map(), edgeList: [], edgeSlotIds: [], edgeIndexes: [] };
+  return { terminals: [], edges: new Map(), edgeList: [], edgeSlotIds: [], edgeIndexes: [], subtreePaths: [], subtreeVersion: -1 };
 }
 
 function refreshEdgeArrays<R extends string>(state: State<R>): void {
@@ -111,6 +114,8 @@ export class RuleMatcher<R extends string = string> {
   private readonly slotKind: number[] = [];
   private readonly slotSingle: LeafValue[] = [];
   private generation = 0;
+  /** Bumped on every structural change; invalidates each state's cached subtree paths. */
+  private version = 0;
   private found: R[] = [];
   private event: unknown = undefined;
   // One stack shared by all depths: each lookup writes its hits above those still being explored.
@@ -158,6 +163,7 @@ export class RuleMatcher<R extends string = string> {
   }
 
   private insert(record: RuleRecord<R>, branch: readonly FieldCondition[]): void {
+    this.version++;
     let state = this.root;
     for (const field of branch) {
       let edge = state.edges.get(field.path);
@@ -180,6 +186,7 @@ export class RuleMatcher<R extends string = string> {
   }
 
   private erase(record: RuleRecord<R>, branch: readonly FieldCondition[]): void {
+    this.version++;
     const steps: { state: State<R>; edge: Edge<R>; target: Target<R> }[] = [];
     let state = this.root;
     for (const field of branch) {
@@ -269,23 +276,39 @@ export class RuleMatcher<R extends string = string> {
     }
   }
 
+  /** Paths that fields below this state test; only arrays on those paths still matter there. */
+  private subtreePaths(state: State<R>): string[] {
+    if (state.subtreeVersion !== this.version) {
+      const paths = new Set<string>();
+      for (const edge of state.edgeList) {
+        paths.add(edge.path);
+        for (const t of edge.targets.values()) for (const p of this.subtreePaths(t.next)) paths.add(p);
+      }
+      state.subtreePaths = [...paths];
+      state.subtreeVersion = this.version;
+    }
+    return state.subtreePaths;
+  }
+
   /** Leaves inside arrays: each must agree with the array positions already chosen. */
   private visitLeaves(edge: Edge<R>, slot: PathSlot, chosen: Membership | null, depth: number): void {
     const next: { target: Target<R>; membership: Membership | null }[] = [];
-    const seenPlain = new Set<Target<R>>();
+    const seen = new Map<Target<R>, (Membership | null)[]>();
     let anyConsistent = false;
     for (const leaf of slot.leaves) {
       if (!consistent(chosen, leaf.membership)) continue;
       anyConsistent = true;
       const hits: Target<R>[] = [];
       edge.index.lookup(leaf.value, hits, 0);
-      const membership = merge(chosen, leaf.membership);
+      if (hits.length === 0) continue;
+      const merged = merge(chosen, leaf.membership);
       for (const t of hits) {
-        // Leaves that add no array position lead to the same place; explore that once.
-        if (membership === chosen) {
-          if (seenPlain.has(t)) continue;
-          seenPlain.add(t);
-        }
+        // Choices that leave the same relevant array positions lead to the same place; go once.
+        const membership = project(merged, this.subtreePaths(t.next));
+        const tried = seen.get(t);
+        if (tried === undefined) seen.set(t, [membership]);
+        else if (tried.some((m) => sameMembership(m, membership))) continue;
+        else tried.push(membership);
         next.push({ target: t, membership });
       }
     }
