@@ -114,6 +114,20 @@ describe('the agent against a real broker and a simulated garage', () => {
     expect(before).toBeGreaterThan(0);
   });
 
+  it('grants synced with a forged signature or for another device are refused as AccessDenied(grant-sync) and never stored', async () => {
+    harness = await startAgentHarness(broker.url, hub);
+    const { agent } = harness;
+    await until(() => agent.internals.connector.connected);
+    const forger = generateHubKeyPair();
+    const forged = await signGrant({ jti: 'g-forged', aud: 'garage-1', sub: 'mallory', nbf: nowS() - 60, exp: nowS() + 3600, actions: ['open'], maxUses: 9 }, forger.privateKey);
+    const other = await signGrant({ jti: 'g-other', aud: 'garage-2', sub: 'courier-7', nbf: nowS() - 60, exp: nowS() + 3600, actions: ['open'], maxUses: 1 }, hub.privateKey);
+    const good = await signGrant({ jti: 'g-good', aud: 'garage-1', sub: 'courier-7', nbf: nowS() - 60, exp: nowS() + 3600, actions: ['open'], maxUses: 1 }, hub.privateKey);
+    await hubClient.publishAsync('keyway/v1/d/garage-1/down/grants', JSON.stringify({ v: 1, grants: [forged, other, good] }), { qos: 1 });
+    await until(() => agent.internals.grants.list().length === 1);
+    expect(agent.internals.grants.list().map((g) => g.grantId)).toEqual(['g-good']);
+    await until(() => types().filter((t) => t === 'keyway.access.AccessDenied').length === 2);
+  });
+
   it('a graceful stop releases the relay, publishes offline and closes the database', async () => {
     harness = await startAgentHarness(broker.url, hub);
     const { agent, garage } = harness;

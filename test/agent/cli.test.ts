@@ -68,8 +68,8 @@ describe('keyway-agent CLI', () => {
   it('run stops gracefully on SIGTERM, and status and outbox then read what it left', async () => {
     broker = await startAedes();
     writeConfig(broker.url, { sync: { heartbeatS: 5 } });
-    const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
-    const child = spawn(tsx, [join(process.cwd(), 'agent/src/cli/bin.ts'), 'run', '-c', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KEYWAY_LOG_LEVEL: 'silent' } });
+    // `node --import tsx`, not the tsx wrapper: SIGTERM must reach the agent process itself.
+    const child = spawn(process.execPath, ['--import', 'tsx', join(process.cwd(), 'agent/src/cli/bin.ts'), 'run', '-c', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KEYWAY_LOG_LEVEL: 'silent' } });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));

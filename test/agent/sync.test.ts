@@ -83,6 +83,43 @@ describe('sync over a real broker', () => {
     expect(sync.status().lastSyncAt).not.toBeNull();
   });
 
+  it('when the cap is reached offline, only heartbeats are dropped, and the hub receives every door event plus the drop report', async () => {
+    broker = await startAedes();
+    const port = broker.port;
+    await broker.stop();
+    broker = undefined;
+    const outbox = new Outbox(db, { deviceId: 'garage-1', caps: { maxRows: 200, maxBytes: 10_000_000 } });
+    await outbox.start();
+    const connector = new MqttConnector({ url: `mqtt://127.0.0.1:${port}`, clientId: 'garage-1-cap', backoff: { baseMs: 50, capMs: 300 } });
+    const sync = new SyncLoop(outbox, connector, { deviceId: 'garage-1', batchMaxEvents: 100 });
+    await sync.start();
+    await connector.start();
+    cleanups.push(async () => {
+      await sync.stop();
+      await connector.stop();
+      await outbox.stop();
+    });
+    for (let i = 0; i < 1_000; i++) {
+      if (i % 10 === 0) outbox.append('keyway.device.DoorStateChanged', { deviceId: 'garage-1', state: i % 20 === 0 ? 'open' : 'closed', previous: i % 20 === 0 ? 'closed' : 'open', at, cause: { kind: 'wall-button' } });
+      else outbox.append('keyway.device.Heartbeat', { deviceId: 'garage-1', uptimeS: i, at });
+    }
+    expect(outbox.stats().depth).toBeLessThanOrEqual(200);
+    broker = await startAedes(port);
+    const responder = new HubAckResponder({ url: broker.url });
+    await responder.start();
+    cleanups.push(() => responder.stop());
+    await until(() => outbox.stats().depth === 0, 15_000);
+    const got = responder.received.get('garage-1') ?? [];
+    expect(got.filter((e) => e.type === 'keyway.device.DoorStateChanged')).toHaveLength(100);
+    expect(got.filter((e) => e.type === 'keyway.device.EventsDropped').length).toBeGreaterThanOrEqual(1);
+    const heartbeats = got.filter((e) => e.type === 'keyway.device.Heartbeat').length;
+    expect(heartbeats).toBeGreaterThan(0);
+    expect(heartbeats).toBeLessThan(900);
+    expect(heartbeats + outbox.stats().droppedTotal).toBe(900);
+    // Still in order.
+    expect(got.map((e) => e.seq)).toEqual([...got.map((e) => e.seq)].sort((a, b) => a - b));
+  });
+
   it('rows stay in the outbox until the hub acknowledges them, and are resent when no ack comes', async () => {
     broker = await startAedes();
     const responder = new HubAckResponder({ url: broker.url });
@@ -145,7 +182,7 @@ describe('sync over a real broker', () => {
 });
 
 function runChild(dbPath: string, url: string, appendCount: number): ChildProcess {
-  const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
   const script = join(process.cwd(), 'test/agent/fixtures/sync-child.ts');
-  return spawn(tsx, [script, dbPath, url, String(appendCount)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KEYWAY_LOG_LEVEL: 'silent' } });
+  // `node --import tsx`, not the tsx wrapper: the signal must reach the process that holds the database.
+  return spawn(process.execPath, ['--import', 'tsx', script, dbPath, url, String(appendCount)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KEYWAY_LOG_LEVEL: 'silent' } });
 }

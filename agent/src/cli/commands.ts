@@ -4,7 +4,9 @@ import { describeError } from '@keyway/shared';
 import { importHubPublicKey } from '@keyway/shared/grants';
 import { formatProblems, hubPublicKeyPem, loadConfig, validateConfig, type AgentConfig } from '../config/index.js';
 import { inspectOutbox } from '../outbox/inspect.js';
-import { Agent } from '../runtime/agent.js';
+import { AutoCloser } from '../door/auto-close.js';
+import { SerialKeypad } from '../keypad/keypad.js';
+import { Agent, type KeypadSource } from '../runtime/agent.js';
 import { readStatus } from '../runtime/status-file.js';
 import { openHardware } from './hardware.js';
 
@@ -17,8 +19,16 @@ export interface Io {
 export async function runAgent(configPath: string, io: Io): Promise<number> {
   const config = loadConfig(configPath);
   const hardware = await openHardware(config);
-  const agent = new Agent({ config, door: hardware.door });
+  const autoClose = new AutoCloser(hardware.door, { afterOpenMs: config.door.autoCloseAfterOpenS * 1000, afterDeliveryMs: config.door.autoCloseAfterDeliveryS * 1000 });
+  const serialKeypad = config.keypad.serialPath ? new SerialKeypad({ path: config.keypad.serialPath }) : undefined;
+  const keypad: KeypadSource | undefined = serialKeypad && {
+    onEntry: (listener) => serialKeypad.events.on('pin', (e) => listener(e.pin)),
+    feedback: (accepted) => (accepted ? serialKeypad.accept() : serialKeypad.reject()),
+  };
+  const agent = new Agent({ config, door: hardware.door, ...(keypad ? { keypad } : {}) });
   await agent.start();
+  await autoClose.start();
+  await serialKeypad?.start();
   io.out(`keyway-agent ${config.deviceId} running (broker ${config.broker.url}, data ${config.dataDir}); SIGTERM stops it`);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -30,6 +40,8 @@ export async function runAgent(configPath: string, io: Io): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+  await serialKeypad?.stop();
+  await autoClose.stop();
   await agent.stop();
   await hardware.close();
   io.out('stopped cleanly');

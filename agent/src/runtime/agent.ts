@@ -21,6 +21,8 @@ import { writeStatus, type AgentStatusSnapshot } from './status-file.js';
 /** Where PIN entries come from (the serial keypad driver, or a test). */
 export interface KeypadSource {
   onEntry(listener: (pin: string) => void): () => void;
+  /** Bell/LED feedback after the PIN was checked, when the keypad has any. */
+  feedback?(accepted: boolean): Promise<void>;
 }
 
 export interface AgentOptions {
@@ -34,12 +36,23 @@ export interface AgentOptions {
   hubPublicKey?: KeyObject;
 }
 
+/** The running parts, for the CLI and tests. */
+export interface AgentParts {
+  outbox: Outbox;
+  clock: TrustedClock;
+  grants: GrantStore;
+  guard: CommandGuard;
+  sync: SyncLoop;
+  connector: DeviceConnector;
+  access: AccessHandler;
+}
+
 /** The edge agent: outbox, sync, trusted time, grants, commands, door and keypad wired together. */
 export class Agent {
   readonly deviceId: string;
   private readonly log: Logger;
   private db: AgentDatabase | undefined;
-  private parts: { outbox: Outbox; clock: TrustedClock; grants: GrantStore; guard: CommandGuard; sync: SyncLoop; connector: DeviceConnector; access: AccessHandler } | undefined;
+  private parts: AgentParts | undefined;
   private readonly unsubscribers: Array<() => void> = [];
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly startedAtMs = Date.now();
@@ -86,7 +99,15 @@ export class Agent {
 
     this.wireDoor(outbox, clock);
     if (this.options.keypad) {
-      this.unsubscribers.push(this.options.keypad.onEntry((pin) => void access.handlePin(pin).catch((e: unknown) => this.log.error({ err: describeError(e) }, 'keypad entry failed'))));
+      const keypad = this.options.keypad;
+      this.unsubscribers.push(
+        keypad.onEntry((pin) => {
+          access
+            .handlePin(pin)
+            .then((decision) => keypad.feedback?.(decision.ok))
+            .catch((e: unknown) => this.log.error({ err: describeError(e) }, 'keypad entry failed'));
+        }),
+      );
     }
     await connector.subscribe(deviceTopic(this.deviceId, 'down/cmd'), (_t, payload) => {
       const token = decodeCommandMessage(payload);
@@ -132,7 +153,7 @@ export class Agent {
   }
 
   /** The parts, for the CLI and tests. */
-  get internals(): NonNullable<Agent['parts']> {
+  get internals(): AgentParts {
     if (!this.parts) throw new Error('agent is not started');
     return this.parts;
   }
