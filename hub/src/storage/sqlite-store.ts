@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { KeywayError, ErrorCode } from '@keyway/shared';
+import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 import { SQLITE_SCHEMA } from './sqlite-schema.js';
 import type {
   AppendInput,
@@ -71,6 +72,8 @@ function filterParams(filter: DlqFilter): { type: string | null; subject: string
 export interface SqliteBusStoreOptions {
   /** File path of the database; `:memory:` only for throwaway tests. */
   path: string;
+  /** Checkpoint the WAL from a worker thread every this many ms (default 200); 0 leaves it to SQLite. */
+  checkpointIntervalMs?: number;
 }
 
 /** The embedded default backend: one SQLite file in WAL mode. */
@@ -78,9 +81,12 @@ export class SqliteBusStore implements BusStore {
   private readonly path: string;
   private db: Database.Database | undefined;
   private statements: ReturnType<SqliteBusStore['prepare']> | undefined;
+  private checkpointer: SqliteCheckpointer | undefined;
+  private readonly checkpointIntervalMs: number;
 
   constructor(options: SqliteBusStoreOptions) {
     this.path = options.path;
+    this.checkpointIntervalMs = options.path === ':memory:' ? 0 : (options.checkpointIntervalMs ?? 200);
   }
 
   init(): Promise<void> {
@@ -95,16 +101,23 @@ export class SqliteBusStore implements BusStore {
     // the dedup index takes random inserts; a 16 MB page cache keeps its hot pages in memory
     db.pragma('cache_size = -16384');
     db.exec(SQLITE_SCHEMA);
+    if (this.checkpointIntervalMs > 0) {
+      // checkpoints run on a worker thread; the writer checkpoints itself only if that falls far behind
+      db.pragma('wal_autocheckpoint = 20000');
+      this.checkpointer = new SqliteCheckpointer(this.path, this.checkpointIntervalMs);
+      this.checkpointer.start();
+    }
     this.db = db;
     this.statements = this.prepare(db);
     return Promise.resolve();
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.checkpointer?.stop();
+    this.checkpointer = undefined;
     this.db?.close();
     this.db = undefined;
     this.statements = undefined;
-    return Promise.resolve();
   }
 
   private prepare(db: Database.Database) {
