@@ -151,6 +151,16 @@ describe('device gateway presence, rate limits and downlink', () => {
     await expect(h.gateway.sendCommand('../x', 't')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
   });
 
+  it('stops promptly while devices are still connected, and the devices see the connection close', async () => {
+    const h = await start();
+    const client = await device(h, 'garage-1');
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    const began = Date.now();
+    await h.gateway.stop();
+    await closed;
+    expect(Date.now() - began).toBeLessThan(3_000);
+  });
+
   it('stops cleanly: the broker port is closed and nothing is left running', async () => {
     const h = await start();
     const token = await h.provision('garage-1');

@@ -112,12 +112,15 @@ export class EmbeddedTransport implements GatewayTransport {
     this.broker = undefined;
     const servers = this.servers;
     this.servers = [];
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    // Stop accepting first, then close the broker, which ends the device connections; only then can the
+    // listeners' close callbacks fire (net.Server.close waits for every open connection).
+    const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     if (broker) {
       await new Promise<void>((resolve) => broker.unsubscribe('keyway/v1/d/+/#', this.deliver, resolve));
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       broker.removeAllListeners();
     }
+    await closed;
     this.sink = undefined;
     this.address = undefined;
   }
