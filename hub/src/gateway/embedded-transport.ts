@@ -136,6 +136,10 @@ export class EmbeddedTransport implements GatewayTransport {
     });
   }
 
+  ready(): boolean {
+    return this.broker !== undefined && this.address !== undefined;
+  }
+
   connectedClients(): number {
     return this.broker?.connectedClients ?? 0;
   }
