@@ -112,6 +112,8 @@ function push<K, T>(map: Map<K, T[]>, key: K, t: T): void {
  * Built lazily: adding or removing entries marks it stale and the next lookup rebuilds it.
  */
 export class ValueIndex<T extends IndexTarget> {
+  // Kept per target so removing a rule's condition is O(1); flattened into `entries` on rebuild.
+  private readonly byTarget = new Map<T, Entry<T>[]>();
   private entries: Entry<T>[] = [];
   private stale = true;
   private stamp = 0;
@@ -141,22 +143,25 @@ export class ValueIndex<T extends IndexTarget> {
   private needsIp = false;
   private needsFold = false;
 
+  /** Number of targets indexed. */
   get size(): number {
-    return this.entries.length;
+    return this.byTarget.size;
   }
 
   add(matcher: ValueMatcher, target: T): void {
     if (matcher.kind === 'absent') return;
-    this.entries.push({ matcher, target });
+    const list = this.byTarget.get(target);
+    if (list === undefined) this.byTarget.set(target, [{ matcher, target }]);
+    else list.push({ matcher, target });
     this.stale = true;
   }
 
   removeTarget(target: T): void {
-    this.entries = this.entries.filter((e) => e.target !== target);
-    this.stale = true;
+    if (this.byTarget.delete(target)) this.stale = true;
   }
 
   private rebuild(): void {
+    this.entries = [...this.byTarget.values()].flat();
     this.strings = new Map();
     this.numbers = new Map();
     this.literals = new Map();
