@@ -84,6 +84,13 @@ describe('bus ingest', () => {
     expect(revoked).toMatchObject({ status: 'rejected', error: { code: 'UNAUTHENTICATED' } });
   });
 
+  it('creates the metrics of a subscriber when it is declared', async () => {
+    const text = await hub.bus.metrics.metrics();
+    for (const name of ['delivered_total', 'delivery_failed_total', 'retried_total', 'dead_lettered_total', 'queue_depth', 'dlq_depth', 'oldest_message_age_seconds']) {
+      expect(text).toMatch(new RegExp(`keyway_bus_${name}\\{subscriber="notify-sms"} 0`));
+    }
+  });
+
   it('never throws on hostile input and counts every entry in the ingest metrics', async () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;

@@ -90,6 +90,16 @@ export class SubscriberSet {
       this.active.set(d.name, { declaration: d, worker, rules: ruleIds });
       if (this.running) worker.start();
     }
+    // its series exist from the declaration on, so dashboards and alerts see zeros, not gaps
+    const labels = { subscriber: d.name };
+    for (const c of [
+      this.deps.metrics.delivered,
+      this.deps.metrics.failed,
+      this.deps.metrics.retried,
+      this.deps.metrics.deadLettered,
+    ]) {
+      c.inc(labels, 0);
+    }
     this.deps.log.info({ subscriber: d.name, account: d.account, types: d.types, status }, 'subscriber declared');
     return status;
   }
