@@ -26,11 +26,21 @@ const at = new Date().toISOString();
 const doorEvent = (): AppendInput => ({ type: 'keyway.device.DoorStateChanged', data: { deviceId: 'bench-1', state: 'open', previous: 'opening', at, cause: { kind: 'command', commandId: 'c-1', grantId: 'g-1', holder: 'courier-7' } } });
 const heartbeat = (n: number): AppendInput => ({ type: 'keyway.device.Heartbeat', data: { deviceId: 'bench-1', uptimeS: n, outboxDepth: n, doorState: 'closed', at } });
 
+/** Bytes this process has caused to be written to storage (Linux /proc/self/io), or NaN elsewhere. */
+function writtenBytes(): number {
+  try {
+    const m = /^write_bytes: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'));
+    return m ? Number(m[1]) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 function rate(n: number, ms: number): number {
   return Math.round((n / ms) * 1000);
 }
 
-async function measureAppends(): Promise<{ criticalPerSec: number; telemetryPerSec: number; groupPerSec: number }> {
+async function measureAppends(): Promise<{ criticalPerSec: number; telemetryPerSec: number; groupPerSec: number; criticalWriteBytes: number }> {
   const dir = join(work, 'append');
   const db = openAgentDatabase(join(dir, 'agent.db'));
   const outbox = new Outbox(db, { deviceId: 'bench-1', caps: { maxRows: 10_000_000, maxBytes: 10 * 1024 ** 3 } });
@@ -40,29 +50,34 @@ async function measureAppends(): Promise<{ criticalPerSec: number; telemetryPerS
     for (let i = 0; i < n; i++) fn(i);
     return rate(n, performance.now() - t0);
   };
+  const w0 = writtenBytes();
   const criticalPerSec = timed(2_000, () => outbox.appendMany([doorEvent()]));
+  const criticalWriteBytes = (writtenBytes() - w0) / 2_000;
   const telemetryPerSec = timed(20_000, (i) => outbox.appendMany([heartbeat(i)]));
   const group = Array.from({ length: 100 }, doorEvent);
   const groupPerSec = timed(500, () => outbox.appendMany(group)) * 100;
   await outbox.stop();
   db.close();
-  return { criticalPerSec, telemetryPerSec, groupPerSec };
+  return { criticalPerSec, telemetryPerSec, groupPerSec, criticalWriteBytes };
 }
 
-async function fillOutbox(dbPath: string, n: number): Promise<{ ms: number; bytes: number }> {
+async function fillOutbox(dbPath: string, n: number): Promise<{ ms: number; bytes: number; writeBytes: number; payloadBytes: number }> {
   const db = openAgentDatabase(dbPath);
   const outbox = new Outbox(db, { deviceId: 'bench-1', caps: { maxRows: 10_000_000, maxBytes: 10 * 1024 ** 3 } });
   await outbox.start();
+  const w0 = writtenBytes();
   const t0 = performance.now();
   for (let i = 0; i < n; i += 1000) {
     const k = Math.min(1000, n - i);
     outbox.appendMany(Array.from({ length: k }, (_, j) => ((i + j) % 10 === 0 ? doorEvent() : heartbeat(i + j))));
   }
   const ms = performance.now() - t0;
+  const payloadBytes = outbox.stats().bytes;
   await outbox.stop();
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
-  return { ms, bytes: statSync(dbPath).size };
+  // Includes the WAL, the checkpoint into the main file and the final TRUNCATE: everything the card sees.
+  return { ms, bytes: statSync(dbPath).size, writeBytes: writtenBytes() - w0, payloadBytes };
 }
 
 async function startBroker(): Promise<{ url: string; stop: () => Promise<void> }> {
@@ -149,6 +164,7 @@ async function main(): Promise<void> {
   console.log(`append, door event, own fsynced commit each : ${appends.criticalPerSec.toLocaleString('en-US')} events/s`);
   console.log(`append, heartbeat, own commit (no fsync)    : ${appends.telemetryPerSec.toLocaleString('en-US')} events/s`);
   console.log(`append, door events, 100 per fsynced commit : ${appends.groupPerSec.toLocaleString('en-US')} events/s`);
+  console.log(`bytes written to storage per fsynced single-event commit: ${Math.round(appends.criticalWriteBytes).toLocaleString('en-US')}`);
 
   const hub = generateHubKeyPair();
   const broker = await startBroker();
@@ -173,6 +189,12 @@ async function main(): Promise<void> {
   // Buffer TOTAL events while "offline" (straight into the agent's database), then let the agent drain them.
   const fill = await fillOutbox(join(dataDir, 'agent.db'), TOTAL);
   const dbBytesPerMillion = Math.round((fill.bytes / TOTAL) * 1_000_000);
+  // Against what the database keeps per event (WAL frame + checkpoint copy + b-tree/index pages on top of it).
+  const writeAmplification = fill.writeBytes / fill.bytes;
+  console.log(
+    `storage writes while buffering: ${(fill.writeBytes / TOTAL).toFixed(0)} B per event; the database keeps ${(fill.bytes / TOTAL).toFixed(0)} B per event ` +
+      `(write amplification ${writeAmplification.toFixed(2)}x); the envelope as sent is ${(fill.payloadBytes / TOTAL).toFixed(0)} B`,
+  );
   console.log(`buffered ${TOTAL.toLocaleString('en-US')} events in ${(fill.ms / 1000).toFixed(1)} s (1000 per commit); database ${(fill.bytes / 1024 ** 2).toFixed(0)} MB -> ${(dbBytesPerMillion / 1024 ** 2).toFixed(0)} MB per million events`);
 
   const startCount = responder.uniqueCount;
@@ -215,6 +237,9 @@ async function main(): Promise<void> {
       bareNodeRssMb: Math.round(bareMb * 10) / 10,
       nodeFlags: NODE_FLAGS,
       dbBytesPerMillion,
+      writeBytesPerEvent: Math.round(fill.writeBytes / TOTAL),
+      writeAmplification: Math.round(writeAmplification * 100) / 100,
+      writeBytesPerFsyncedAppend: Math.round(appends.criticalWriteBytes),
     }),
   );
 }
