@@ -93,9 +93,18 @@ describe.skipIf(!hasMosquitto)('device gateway with an external mosquitto and tw
     expect(seen.slice(before).some((e) => e.id === 'garage-1-99')).toBe(false);
   });
 
+  it('reports ready while connected to the broker', () => {
+    expect(gateways.every((g) => g.isReady())).toBe(true);
+  });
+
   it('sees device presence on every replica, so isOnline answers the same everywhere', async () => {
     const client = clients[0]!;
     await client.publishAsync('keyway/v1/d/garage-1/status', JSON.stringify({ v: 1, online: true, at: new Date().toISOString() }), { qos: 1, retain: true });
     await waitFor(() => gateways.every((g) => g.isOnline('garage-1')), 5_000, 'presence on both replicas');
+  });
+
+  it('reports not ready once the broker is gone (runs last: it stops mosquitto)', async () => {
+    await broker.stop();
+    await waitFor(() => gateways.every((g) => !g.isReady()), 5_000, 'both replicas not ready');
   });
 });

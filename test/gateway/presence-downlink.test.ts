@@ -164,7 +164,9 @@ describe('device gateway presence, rate limits and downlink', () => {
   it('stops cleanly: the broker port is closed and nothing is left running', async () => {
     const h = await start();
     const token = await h.provision('garage-1');
+    expect(h.gateway.isReady()).toBe(true);
     await h.gateway.stop();
+    expect(h.gateway.isReady()).toBe(false);
     await expect(connectDevice(h.url, 'garage-1', token)).rejects.toThrow();
     await expect(h.gateway.sendCommand('garage-1', 't')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });

@@ -71,6 +71,11 @@ export class DeviceGateway {
     return { connectedClients: this.transport?.connectedClients(), onlineDevices: this.presence?.onlineCount ?? 0 };
   }
 
+  /** For /readyz: the embedded broker is listening, or the external broker connection is up. */
+  isReady(): boolean {
+    return this.transport?.ready() ?? false;
+  }
+
   async start(): Promise<void> {
     if (this.running) return;
     const o = this.options;
