@@ -226,7 +226,11 @@ export class Agent {
   }
 
   private onConnectorStatus(status: ConnectorStatus): void {
-    if (status.type !== 'connected') return;
+    // `keyway-agent status` reads this file: connectivity changes should show without waiting for a heartbeat.
+    if (status.type !== 'connected') {
+      if (status.type === 'disconnected') this.writeStatusFile();
+      return;
+    }
     void this.publishPresence(true);
     this.publishReportedState();
     // A heartbeat on connect gives the hub something to ack, and the ack carries signed time.
