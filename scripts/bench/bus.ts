@@ -191,7 +191,7 @@ async function maxSustained() {
   const steps: { rate: number; sustained: boolean; backlogAtEnd: number; p90Ms: number; p99Ms: number; lost: number }[] = [];
   let best = 0;
   let lost = 0;
-  for (const rate of [5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000, 50_000]) {
+  for (const rate of [5_000, 7_500, 10_000, 12_500, 15_000, 20_000, 25_000, 30_000, 40_000]) {
     const bus = await newBus(`max-${rate}`);
     const rec: Recorder = { sent: new Map(), received: new Map() };
     await bus.declareSubscriber({ name: 'svc', account: 'notify', types: ['keyway.delivery.DeliveryScheduled'], concurrency: 64, target: handlerFor(rec, 'svc') });
