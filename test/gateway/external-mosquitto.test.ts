@@ -28,7 +28,7 @@ describe.skipIf(!hasMosquitto)('device gateway with an external mosquitto and tw
     await hub.bus.declareSubscriber({
       name: 'ops-watch',
       account: 'ops',
-      types: ['keyway.device.Heartbeat', 'keyway.device.DeviceOnline'],
+      types: ['keyway.device.Heartbeat', 'keyway.device.DeviceOnline', 'keyway.platform.UnauthorizedExchangeDetected'],
       target: { kind: 'handler', handler: (e) => void seen.push(e) },
     });
     for (const id of ['garage-1', 'garage-2']) {
@@ -36,7 +36,8 @@ describe.skipIf(!hasMosquitto)('device gateway with an external mosquitto and tw
       tokens.set(id, token);
       await state.insertDevice({ id, customerId: 'c', vendor: 'acme', tokenHash: hashDeviceToken(token), createdAt: Date.now(), online: false, lastSeenAt: null, reported: null });
     }
-    const devices = [...tokens].map(([id, token]) => ({ id, token }));
+    // garage-ghost is in the broker's password file but no longer in the registry (a stale broker configuration).
+    const devices = [...tokens, ['garage-ghost', 'ghost-token'] as const].map(([id, token]) => ({ id, token }));
     broker = await startMosquitto(hub.dir, renderMosquittoPasswords(devices, { user: 'keyway-hub', password: 'hub-secret' }), renderMosquittoAcl(devices, { hubUser: 'keyway-hub' }));
     for (const n of [1, 2]) {
       const gateway = new DeviceGateway({
@@ -91,6 +92,15 @@ describe.skipIf(!hasMosquitto)('device gateway with an external mosquitto and tw
     await client.publishAsync('keyway/v1/d/garage-2/up/events', batch('garage-2', [1]), { qos: 1 });
     await waitFor(() => seen.some((e) => e.source === 'keyway://device/garage-2' && e.type === 'keyway.device.Heartbeat'), 5_000, "garage-2's own batch");
     expect(seen.slice(before).some((e) => e.id === 'garage-1-99')).toBe(false);
+  });
+
+  it('drops messages from a device the broker knows but the registry does not, and raises UnauthorizedExchangeDetected', async () => {
+    const ghost = await connectDevice(broker.url, 'garage-ghost', 'ghost-token');
+    clients.push(ghost);
+    await ghost.publishAsync('keyway/v1/d/garage-ghost/up/events', batch('garage-ghost', [1]), { qos: 1 });
+    await waitFor(() => seen.some((e) => e.type === 'keyway.platform.UnauthorizedExchangeDetected'), 5_000, 'the detection');
+    expect(seen.find((e) => e.type === 'keyway.platform.UnauthorizedExchangeDetected')!.data).toMatchObject({ kind: 'unknown-device', deviceId: 'garage-ghost' });
+    expect(seen.some((e) => e.source === 'keyway://device/garage-ghost')).toBe(false);
   });
 
   it('reports ready while connected to the broker', () => {
