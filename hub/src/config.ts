@@ -31,6 +31,8 @@ export const HubEnv = z.object({
     .optional(),
   KEYWAY_DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).optional(),
   KEYWAY_DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).optional(),
+  /** How long a replica holds a claimed bus delivery, ms; after a replica dies its claims are retried this much later. */
+  KEYWAY_BUS_LEASE_MS: z.coerce.number().int().min(1000).optional(),
   KEYWAY_ADMIN_API_KEY: z.string().min(20).optional(),
   KEYWAY_HUB_PRIVATE_KEY_FILE: z.string().optional(),
   KEYWAY_SUBSCRIBERS_FILE: z.string().optional(),
@@ -70,6 +72,7 @@ export function hubConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfi
           },
         }
       : {}),
+    ...(e.KEYWAY_BUS_LEASE_MS !== undefined ? { busLeaseMs: e.KEYWAY_BUS_LEASE_MS } : {}),
     ...(e.KEYWAY_ADMIN_API_KEY ? { adminApiKey: e.KEYWAY_ADMIN_API_KEY } : {}),
     ...(e.KEYWAY_HUB_PRIVATE_KEY_FILE ? { hubPrivateKeyPem: read(e.KEYWAY_HUB_PRIVATE_KEY_FILE)! } : {}),
     ...(e.KEYWAY_SUBSCRIBERS_FILE ? { subscribersFile: e.KEYWAY_SUBSCRIBERS_FILE } : {}),

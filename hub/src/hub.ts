@@ -47,10 +47,28 @@ export interface HubConfig {
    * by every replica (`busStore`/`state` given explicitly still win). Absent: SQLite files in the data folder.
    */
   postgres?: PostgresConnectionOptions;
+  /** How long a replica holds a claimed bus delivery before another may take it (default 30 s): a killed replica's claims wait this long. */
+  busLeaseMs?: number;
   /** Storage backends; SQLite files in the data folder by default. */
   busStore?: BusStore;
   state?: HubStateStore;
   clock?: () => number;
+}
+
+/** The running parts of a hub, for tests and the demo. */
+export interface HubParts {
+  bus: Bus;
+  busStore: BusStore;
+  state: HubStateStore;
+  gateway: DeviceGateway;
+  /** The registry's audit chain store: a file, or PostgreSQL in the scale-out profile. */
+  audit: AuditStore;
+  /** What services use to reach devices: the gateway, or with an external broker the gateway plus shared presence. */
+  downlink: DeviceDownlink;
+  delivery: DeliveryService;
+  access: AccessService;
+  api: FastifyInstance;
+  registry: SchemaRegistry;
 }
 
 /**
@@ -60,19 +78,9 @@ export interface HubConfig {
  */
 export class Hub {
   private readonly log: Logger = createLogger('hub');
-  private parts: {
-    bus: Bus;
-    busStore: BusStore;
-    state: HubStateStore;
-    gateway: DeviceGateway;
-    audit: AuditStore;
-    brokerProbe: BrokerProbe | undefined;
-    downlink: DeviceDownlink;
-    delivery: DeliveryService;
-    access: AccessService;
-    api: FastifyInstance;
-    registry: SchemaRegistry;
-  } | undefined;
+  private parts: HubParts | undefined;
+  private brokerProbe: BrokerProbe | undefined;
+  private sharedPresence: SharedPresenceDownlink | undefined;
   private admin = '';
   private publicKeyPem = '';
 
@@ -96,7 +104,7 @@ export class Hub {
     await registry.restore();
 
     const busStore = config.busStore ?? (pgOptions ? new PostgresBusStore(pgOptions) : new SqliteBusStore({ path: path.join(config.dataDir, 'bus.db') }));
-    const bus = new Bus({ store: busStore, validator: registry, ...(config.clock ? { clock: config.clock } : {}) });
+    const bus = new Bus({ store: busStore, validator: registry, ...(config.busLeaseMs !== undefined ? { leaseMs: config.busLeaseMs } : {}), ...(config.clock ? { clock: config.clock } : {}) });
     await bus.start();
     for (const account of SERVICE_ACCOUNTS) await bus.createAccount(account);
     this.admin = loadOrCreateAdminKey(config.dataDir, config.adminApiKey, () => `kw_admin_${randomBytes(24).toString('base64url')}`);
@@ -120,11 +128,14 @@ export class Hub {
     await gateway.start();
     // The gateway does not expose its broker client; with an external broker a light probe client answers /readyz.
     const brokerProbe = config.mqtt.kind === 'external' ? new BrokerProbe(config.mqtt) : undefined;
+    this.brokerProbe = brokerProbe;
     await brokerProbe?.start();
     // With shared subscriptions a replica sees only part of the device traffic, so presence is read from the shared
     // device records (kept by every replica's presence writer) as well as from this replica's own view.
-    const downlink = config.mqtt.kind === 'external' ? new SharedPresenceDownlink(gateway, state) : gateway;
-    if (downlink instanceof SharedPresenceDownlink) await downlink.start();
+    const sharedPresence = config.mqtt.kind === 'external' ? new SharedPresenceDownlink(gateway, state) : undefined;
+    this.sharedPresence = sharedPresence;
+    await sharedPresence?.start();
+    const downlink: DeviceDownlink = sharedPresence ?? gateway;
 
     const access = new AccessService({ state, publisher: new BusClient(bus, 'access'), downlink, signingKey: keys.privateKey, publicKeyPem: keys.publicKeyPem, ...(config.clock ? { clock: config.clock } : {}) });
     const delivery = new DeliveryService({ state, publisher: new BusClient(bus, 'delivery'), access, downlink, ...(config.timings ? { timings: config.timings } : {}), ...(config.clock ? { clock: config.clock } : {}) });
@@ -175,7 +186,7 @@ export class Hub {
       },
     });
     await api.listen({ host: config.http.host, port: config.http.port });
-    this.parts = { bus, busStore, state, gateway, audit, brokerProbe, downlink, delivery, access, api, registry };
+    this.parts = { bus, busStore, state, gateway, audit, downlink, delivery, access, api, registry };
     this.log.info({ http: this.httpUrl, mqtt: this.mqttUrl }, 'hub started');
   }
 
@@ -185,8 +196,10 @@ export class Hub {
     if (!parts) return;
     await parts.api.close();
     await parts.delivery.stop();
-    if (parts.downlink instanceof SharedPresenceDownlink) parts.downlink.stop();
-    await parts.brokerProbe?.stop();
+    this.sharedPresence?.stop();
+    this.sharedPresence = undefined;
+    await this.brokerProbe?.stop();
+    this.brokerProbe = undefined;
     await parts.gateway.stop();
     await parts.bus.stop();
     await parts.state.close();
@@ -214,7 +227,7 @@ export class Hub {
   }
 
   /** The running parts, for tests and the demo. */
-  get internals(): NonNullable<Hub['parts']> {
+  get internals(): HubParts {
     if (!this.parts) throw new Error('the hub is not started');
     return this.parts;
   }

@@ -1,0 +1,102 @@
+/**
+ * A throwaway mosquitto for the scale-out tests: 127.0.0.1 on a free port, no anonymous clients, a password file and
+ * ACL generated from the hub's device registry (renderMosquittoAcl/Passwords), reloaded with SIGHUP when devices are
+ * provisioned. Needs Debian's `mosquitto` package.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createConnection, createServer, type AddressInfo } from 'node:net';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { renderMosquittoAcl, renderMosquittoPasswords } from '@keyway/hub/gateway';
+
+export const mosquittoAvailable = spawnSync('mosquitto', ['-h']).error === undefined;
+export const MOSQUITTO_MISSING = 'mosquitto not found: install the Debian package `mosquitto` (apt-get install mosquitto)';
+
+export const HUB_USER = 'keyway-hub';
+export const HUB_PASSWORD = 'hub-service-secret';
+
+export interface ScaleBroker {
+  url: string;
+  port: number;
+  /** Rewrites the password file and ACL for these devices (tokens in clear, as provisioning returned them) and reloads. */
+  provision(devices: readonly { id: string; token: string }[]): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = createConnection({ port, host: '127.0.0.1' }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`mosquitto did not listen on ${port} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function startScaleBroker(dir: string): Promise<ScaleBroker> {
+  const port = await freePort();
+  const devices = new Map<string, string>();
+  const write = (): void => {
+    const list = [...devices].map(([id, token]) => ({ id, token }));
+    writeFileSync(join(dir, 'passwd'), renderMosquittoPasswords(list, { user: HUB_USER, password: HUB_PASSWORD }), { mode: 0o600 });
+    // The hub user's `topic readwrite keyway/v1/d/#` also covers its `$share/keyway/keyway/v1/d/+/...` subscriptions:
+    // mosquitto checks a shared subscription against the filter after the share name.
+    writeFileSync(join(dir, 'acl'), renderMosquittoAcl(list, { hubUser: HUB_USER }), { mode: 0o600 });
+  };
+  write();
+  const conf = [
+    `listener ${port} 127.0.0.1`,
+    'allow_anonymous false',
+    `password_file ${join(dir, 'passwd')}`,
+    `acl_file ${join(dir, 'acl')}`,
+    // As root mosquitto would switch to the `mosquitto` user, who cannot read the temp folder.
+    `user ${userInfo().username}`,
+    'persistence false',
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+    '',
+  ].join('\n');
+  writeFileSync(join(dir, 'mosquitto.conf'), conf);
+  const child: ChildProcess = spawn('mosquitto', ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  try {
+    await waitForPort(port, 5_000);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}: ${stderr}`);
+  }
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    async provision(list) {
+      for (const d of list) devices.set(d.id, d.token);
+      write();
+      child.kill('SIGHUP');
+      // mosquitto reloads between network loop iterations; give it a moment.
+      await new Promise((r) => setTimeout(r, 200));
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

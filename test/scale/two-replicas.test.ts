@@ -1,0 +1,110 @@
+/**
+ * Two hub replicas on one PostgreSQL and one mosquitto (the scale-out profile), with a real agent on the simulator.
+ * Needs Debian's `postgresql` and `mosquitto` packages; skips, saying which, when either is absent.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulatedSite, type SimulatedSite } from '../../scripts/support/simulated-site.js';
+import { POSTGRES_MISSING, postgresAvailable, startPostgres, type PostgresServer } from '../support/postgres.js';
+import { MOSQUITTO_MISSING, mosquittoAvailable, startScaleBroker, type ScaleBroker } from './broker.js';
+import { clusterSecrets, startReplica, until, type ClusterSecrets, type InProcessReplica } from './cluster.js';
+
+const available = postgresAvailable() && mosquittoAvailable;
+if (!postgresAvailable()) console.warn(`skipping the scale-out tests: ${POSTGRES_MISSING}`);
+if (!mosquittoAvailable) console.warn(`skipping the scale-out tests: ${MOSQUITTO_MISSING}`);
+
+const TIMINGS = { openTimeoutMs: 15_000, closeTimeoutMs: 10_000, leftOpenMs: 120_000, maxCloseAttempts: 2 };
+
+describe.skipIf(!available)('two hub replicas sharing PostgreSQL and mosquitto', () => {
+  let pg: PostgresServer;
+  let broker: ScaleBroker;
+  let secrets: ClusterSecrets;
+  let a: InProcessReplica;
+  let b: InProcessReplica;
+  let site: SimulatedSite | undefined;
+  const deviceId = 'garage-scale-1';
+
+  beforeAll(async () => {
+    secrets = clusterSecrets();
+    pg = await startPostgres();
+    const db = await pg.createDatabase('scale_e2e');
+    broker = await startScaleBroker(secrets.root);
+    // Both start at once: migrations, accounts and subscriber declarations must be safe when replicas race.
+    const start = (name: string): Promise<InProcessReplica> => startReplica({ name, databaseUrl: db, brokerUrl: broker.url, secrets, overrides: { timings: TIMINGS } });
+    [a, b] = await Promise.all([start('replica-a'), start('replica-b')]);
+  }, 60_000);
+
+  afterAll(async () => {
+    await site?.stop();
+    await a?.stop();
+    await b?.stop();
+    await broker?.stop();
+    await pg?.stop();
+    if (secrets) fs.rmSync(secrets.root, { recursive: true, force: true });
+  }, 60_000);
+
+  it('reports ready on both replicas with PostgreSQL and the broker checked', async () => {
+    for (const r of [a, b]) {
+      const ready = await r.call('GET', '/readyz');
+      expect(ready).toMatchObject({ status: 200, body: { status: 'ready', checks: { bus: true, broker: true, postgres: true } } });
+    }
+  });
+
+  it('when a courier delivery is driven through both replicas, the garage opens and closes once and the delivery completes exactly once', async () => {
+    const agentDir = path.join(secrets.root, 'agent');
+    // Provisioned through replica a; the agent connects to mosquitto, which learns its password from the
+    // password file generated from the registry and reloaded (SIGHUP), as a deployment's provisioning hook would.
+    site = await startSimulatedSite({ hubUrl: a.url, adminKey: secrets.adminKey, broker: { host: '127.0.0.1', port: broker.port }, deviceId, customerId: 'customer-1', dataDir: agentDir, travelMs: 1000 });
+    const token = fs.readFileSync(path.join(agentDir, 'mqtt-password'), 'utf8');
+    await broker.provision([{ id: deviceId, token }]);
+    // Presence seen through the other replica: the shared device record.
+    await until('the garage to be online on replica b', async () => (await b.call('GET', `/v1/devices/${deviceId}`)).body.online === true, 20_000);
+
+    const now = Date.now();
+    const scheduled = await a.call('POST', '/v1/deliveries', {
+      id: 'scale-d1',
+      customerId: 'customer-1',
+      deviceId,
+      courierId: 'courier-7',
+      windowStart: new Date(now - 60_000).toISOString(),
+      windowEnd: new Date(now + 3600_000).toISOString(),
+    });
+    expect(scheduled.status).toBe(201);
+    expect((await b.call('POST', '/v1/deliveries/scale-d1/arrived')).status).toBe(200);
+    const presses = site.garage.door.relayPressCount();
+    // The same unlock sent to both replicas at once: one wins the compare-and-set, the other is refused.
+    const unlocks = await Promise.all([a.call('POST', '/v1/deliveries/scale-d1/unlock'), b.call('POST', '/v1/deliveries/scale-d1/unlock')]);
+    expect(unlocks.map((u) => u.status).sort()).toEqual([200, 409]);
+    await until('the door to be open', async () => (await b.call('GET', '/v1/deliveries/scale-d1')).body.state === 'door-open', 20_000);
+    expect((await a.call('POST', '/v1/deliveries/scale-d1/package-placed')).status).toBe(200);
+    const done = await until(
+      'the delivery to complete',
+      async () => {
+        const d = (await a.call('GET', '/v1/deliveries/scale-d1')).body;
+        if (d.state === 'failed') throw new Error(`delivery failed: ${d.failureReason}`);
+        return d.state === 'completed' ? d : undefined;
+      },
+      25_000,
+    );
+    expect(site.garage.door.relayPressCount() - presses).toBe(2);
+    expect(site.garage.door.position).toBe(0);
+    expect(done.timeline.map((e: { step: string }) => e.step)).toEqual([
+      'scheduled',
+      'access granted',
+      'courier arrived',
+      'unlocking',
+      'door open',
+      'package placed',
+      'closing after the warning',
+      'completed',
+    ]);
+    // Give a late duplicate (a second replica's sweep, a redelivered device event) the chance to show up.
+    await new Promise((r) => setTimeout(r, 1500));
+    const log = await a.hub.internals.busStore.readLog(0, Date.now() + 1000, { limit: 5000 });
+    const ofDelivery = (type: string): number => log.filter((r) => r.type === type && (JSON.parse(r.payload) as { data: { deliveryId?: string } }).data.deliveryId === 'scale-d1').length;
+    expect(ofDelivery('keyway.delivery.DeliveryCompleted')).toBe(1);
+    expect(ofDelivery('keyway.delivery.UnlockRequested')).toBe(1);
+    expect((await b.call('GET', '/v1/deliveries/scale-d1')).body.state).toBe('completed');
+  }, 90_000);
+});
