@@ -42,7 +42,13 @@ class AffixTable<V> {
     else this.map.set(key, [v]);
   }
 
-  seal(): void {
+  /** Builds the trie; returns this. */
+  sealed(): this {
+    this.seal();
+    return this;
+  }
+
+  private seal(): void {
     const keys = [...this.map.keys()];
     if (keys.length === 0) {
       this.root = null;
@@ -96,6 +102,23 @@ class AffixTable<V> {
   }
 }
 
+/** A value made on first use. */
+class Lazy<V> {
+  value: V | undefined = undefined;
+  constructor(private readonly make: () => V) {}
+  get(): V {
+    return (this.value ??= this.make());
+  }
+}
+
+// Shared, never written: tables a path does not use.
+const EMPTY_MAP: ReadonlyMap<never, never> = new Map<never, never>();
+const EMPTY_LIST: readonly never[] = [];
+const EMPTY_AFFIX = new AffixTable<never>(false).sealed();
+const EMPTY_INTERVALS = new IntervalIndex<never>([]);
+// Scratch for affix lookups, shared by all indexes: a lookup never runs inside another.
+const AFFIX_SCRATCH: unknown[][] = [];
+
 /** Appends t under key; a target's alternatives are added together, so a repeat is always the last item. */
 function push<K, T>(map: Map<K, T[]>, key: K, t: T): void {
   const list = map.get(key);
@@ -118,25 +141,27 @@ export class ValueIndex<T extends IndexTarget> {
   private stale = true;
   private stamp = 0;
 
-  private strings = new Map<string, T[]>();
-  private numbers = new Map<number, T[]>();
-  private literals = new Map<boolean | null, T[]>();
-  private ipExact = new Map<string, T[]>();
-  private ipRanges: Entry<T>[] = [];
-  private foldedExact = new Map<string, T[]>();
-  private prefixes = new AffixTable<T>(false);
-  private suffixes = new AffixTable<T>(true);
-  private foldedPrefixes = new AffixTable<T>(false);
-  private foldedSuffixes = new AffixTable<T>(true);
-  private wildcardHeads = new AffixTable<Entry<T>>(false);
-  private wildcardTails = new AffixTable<Entry<T>>(true);
-  // anything-but over plain values: every such target, and per excluded value the targets excluding it.
-  private anythingBut: ExclusionEntry<T>[] = [];
-  private excludedByString = new Map<string, ExclusionEntry<T>[]>();
-  private excludedByNumber = new Map<number, ExclusionEntry<T>[]>();
-  private scanned: Entry<T>[] = [];
-  private any: T[] = [];
-  private intervals: IntervalIndex<T> = new IntervalIndex<T>([]);
+  // Tables a path does not use point at shared empty ones: an index costs memory (and cache lines
+  // on the hot path) only for the kinds of condition it really holds.
+  private strings: ReadonlyMap<string, T[]> = EMPTY_MAP;
+  private numbers: ReadonlyMap<number, T[]> = EMPTY_MAP;
+  private literals: ReadonlyMap<boolean | null, T[]> = EMPTY_MAP;
+  private ipExact: ReadonlyMap<string, T[]> = EMPTY_MAP;
+  private ipRanges: readonly Entry<T>[] = EMPTY_LIST;
+  private foldedExact: ReadonlyMap<string, T[]> = EMPTY_MAP;
+  private prefixes: AffixTable<T> = EMPTY_AFFIX;
+  private suffixes: AffixTable<T> = EMPTY_AFFIX;
+  private foldedPrefixes: AffixTable<T> = EMPTY_AFFIX;
+  private foldedSuffixes: AffixTable<T> = EMPTY_AFFIX;
+  private wildcardHeads: AffixTable<Entry<T>> = EMPTY_AFFIX;
+  private wildcardTails: AffixTable<Entry<T>> = EMPTY_AFFIX;
+  // anything-but over plain values: every such alternative, and per excluded value those excluding it.
+  private anythingBut: readonly ExclusionEntry<T>[] = EMPTY_LIST;
+  private excludedByString: ReadonlyMap<string, ExclusionEntry<T>[]> = EMPTY_MAP;
+  private excludedByNumber: ReadonlyMap<number, ExclusionEntry<T>[]> = EMPTY_MAP;
+  private scanned: readonly Entry<T>[] = EMPTY_LIST;
+  private any: readonly T[] = EMPTY_LIST;
+  private intervals: IntervalIndex<T> = EMPTY_INTERVALS;
   private hasIntervals = false;
   private exactStringsOnly = false;
   private numericOnly = false;
@@ -162,91 +187,107 @@ export class ValueIndex<T extends IndexTarget> {
 
   private rebuild(): void {
     this.entries = [...this.byTarget.values()].flat();
-    this.strings = new Map();
-    this.numbers = new Map();
-    this.literals = new Map();
-    this.ipExact = new Map();
-    this.ipRanges = [];
-    this.foldedExact = new Map();
-    this.prefixes = new AffixTable(false);
-    this.suffixes = new AffixTable(true);
-    this.foldedPrefixes = new AffixTable(false);
-    this.foldedSuffixes = new AffixTable(true);
-    this.wildcardHeads = new AffixTable(false);
-    this.wildcardTails = new AffixTable(true);
-    this.anythingBut = [];
-    this.excludedByString = new Map();
-    this.excludedByNumber = new Map();
-    this.scanned = [];
-    this.any = [];
+    const strings = new Lazy(() => new Map<string, T[]>());
+    const numbers = new Lazy(() => new Map<number, T[]>());
+    const literals = new Lazy(() => new Map<boolean | null, T[]>());
+    const ipExact = new Lazy(() => new Map<string, T[]>());
+    const foldedExact = new Lazy(() => new Map<string, T[]>());
+    const excludedByString = new Lazy(() => new Map<string, ExclusionEntry<T>[]>());
+    const excludedByNumber = new Lazy(() => new Map<number, ExclusionEntry<T>[]>());
+    const prefixes = new Lazy(() => new AffixTable<T>(false));
+    const suffixes = new Lazy(() => new AffixTable<T>(true));
+    const foldedPrefixes = new Lazy(() => new AffixTable<T>(false));
+    const foldedSuffixes = new Lazy(() => new AffixTable<T>(true));
+    const wildcardHeads = new Lazy(() => new AffixTable<Entry<T>>(false));
+    const wildcardTails = new Lazy(() => new AffixTable<Entry<T>>(true));
+    const ipRanges: Entry<T>[] = [];
+    const anythingBut: ExclusionEntry<T>[] = [];
+    const scanned: Entry<T>[] = [];
+    const any: T[] = [];
     const ranges: NumericInterval<T>[] = [];
     for (const e of this.entries) {
       const m = e.matcher;
       const t = e.target;
       switch (m.kind) {
         case 'exact-string':
-          push(this.strings, m.value, t);
+          push(strings.get(), m.value, t);
           break;
         case 'exact-number':
-          push(this.numbers, m.value, t);
+          push(numbers.get(), m.value, t);
           break;
         case 'literal':
-          push(this.literals, m.value, t);
+          push(literals.get(), m.value, t);
           break;
         case 'ip-range':
-          if (m.lo === m.hi) push(this.ipExact, m.lo, t);
-          else this.ipRanges.push(e);
+          if (m.lo === m.hi) push(ipExact.get(), m.lo, t);
+          else ipRanges.push(e);
           break;
         case 'equals-ignore-case':
-          push(this.foldedExact, m.value, t);
+          push(foldedExact.get(), m.value, t);
           break;
         case 'prefix':
-          (m.ignoreCase ? this.foldedPrefixes : this.prefixes).add(m.value, t);
+          (m.ignoreCase ? foldedPrefixes : prefixes).get().add(m.value, t);
           break;
         case 'suffix':
-          (m.ignoreCase ? this.foldedSuffixes : this.suffixes).add(m.value, t);
+          (m.ignoreCase ? foldedSuffixes : suffixes).get().add(m.value, t);
           break;
         case 'wildcard':
-          if (m.literalPrefix !== '') this.wildcardHeads.add(m.literalPrefix, e);
-          else if (m.literalSuffix !== '') this.wildcardTails.add(m.literalSuffix, e);
-          else this.scanned.push(e);
+          if (m.literalPrefix !== '') wildcardHeads.get().add(m.literalPrefix, e);
+          else if (m.literalSuffix !== '') wildcardTails.get().add(m.literalSuffix, e);
+          else scanned.push(e);
           break;
         case 'numeric':
           ranges.push({ lo: m.lo, loOpen: m.loOpen, hi: m.hi, hiOpen: m.hiOpen, target: t });
           break;
         case 'exists':
-          this.any.push(t);
+          any.push(t);
           break;
         case 'absent':
           break;
         case 'anything-but': {
           const entry: ExclusionEntry<T> = { target: t, excluded: 0 };
-          this.anythingBut.push(entry);
-          for (const v of m.strings) push(this.excludedByString, v, entry);
-          for (const v of m.numbers) push(this.excludedByNumber, v, entry);
+          anythingBut.push(entry);
+          for (const v of m.strings) push(excludedByString.get(), v, entry);
+          for (const v of m.numbers) push(excludedByNumber.get(), v, entry);
           break;
         }
         case 'anything-but-prefix':
         case 'anything-but-suffix':
         case 'anything-but-ignore-case':
         case 'anything-but-wildcard':
-          this.scanned.push(e);
+          scanned.push(e);
           break;
       }
     }
-    for (const table of [this.prefixes, this.suffixes, this.foldedPrefixes, this.foldedSuffixes, this.wildcardHeads, this.wildcardTails]) table.seal();
-    this.intervals = new IntervalIndex(ranges);
+    this.strings = strings.value ?? EMPTY_MAP;
+    this.numbers = numbers.value ?? EMPTY_MAP;
+    this.literals = literals.value ?? EMPTY_MAP;
+    this.ipExact = ipExact.value ?? EMPTY_MAP;
+    this.foldedExact = foldedExact.value ?? EMPTY_MAP;
+    this.excludedByString = excludedByString.value ?? EMPTY_MAP;
+    this.excludedByNumber = excludedByNumber.value ?? EMPTY_MAP;
+    this.prefixes = prefixes.value?.sealed() ?? EMPTY_AFFIX;
+    this.suffixes = suffixes.value?.sealed() ?? EMPTY_AFFIX;
+    this.foldedPrefixes = foldedPrefixes.value?.sealed() ?? EMPTY_AFFIX;
+    this.foldedSuffixes = foldedSuffixes.value?.sealed() ?? EMPTY_AFFIX;
+    this.wildcardHeads = wildcardHeads.value?.sealed() ?? EMPTY_AFFIX;
+    this.wildcardTails = wildcardTails.value?.sealed() ?? EMPTY_AFFIX;
+    this.ipRanges = ipRanges.length > 0 ? ipRanges : EMPTY_LIST;
+    this.anythingBut = anythingBut.length > 0 ? anythingBut : EMPTY_LIST;
+    this.scanned = scanned.length > 0 ? scanned : EMPTY_LIST;
+    this.any = any.length > 0 ? any : EMPTY_LIST;
+    this.intervals = ranges.length > 0 ? new IntervalIndex(ranges) : EMPTY_INTERVALS;
     this.hasIntervals = ranges.length > 0;
     this.needsIp = this.ipExact.size > 0 || this.ipRanges.length > 0;
     // The most common tables by far: exact strings only (event types, states, names), and
     // numeric conditions only (thresholds); both get a short path through lookup().
     this.exactStringsOnly = this.entries.every((e) => e.matcher.kind === 'exact-string');
     this.numericOnly = this.entries.every((e) => e.matcher.kind === 'numeric' || e.matcher.kind === 'exact-number');
-    this.needsFold = this.foldedExact.size > 0 || this.foldedPrefixes.map.size > 0 || this.foldedSuffixes.map.size > 0;
+    this.needsFold = foldedExact.value !== undefined || foldedPrefixes.value !== undefined || foldedSuffixes.value !== undefined;
     this.stale = false;
   }
 
-  private hitAll(list: T[] | undefined, out: T[]): void {
+  private hitAll(list: readonly T[] | undefined, out: T[]): void {
     if (list === undefined) return;
     const stamp = this.stamp;
     for (let i = 0; i < list.length; i++) {
@@ -258,7 +299,7 @@ export class ValueIndex<T extends IndexTarget> {
     }
   }
 
-  private verifyAll(list: Entry<T>[], value: LeafValue, out: T[]): void {
+  private verifyAll(list: readonly Entry<T>[], value: LeafValue, out: T[]): void {
     const stamp = this.stamp;
     for (let i = 0; i < list.length; i++) {
       const e = list[i] as Entry<T>;
@@ -269,17 +310,15 @@ export class ValueIndex<T extends IndexTarget> {
     }
   }
 
-  private readonly affixHits: T[][] = [];
-  private readonly wildcardHits: Entry<T>[][] = [];
 
   private hitAffixes(table: AffixTable<T>, text: string, out: T[]): void {
-    const lists = this.affixHits;
+    const lists = AFFIX_SCRATCH as T[][];
     const count = table.collect(text, lists);
     for (let i = 0; i < count; i++) this.hitAll(lists[i], out);
   }
 
   private verifyAffixes(table: AffixTable<Entry<T>>, text: string, out: T[]): void {
-    const lists = this.wildcardHits;
+    const lists = AFFIX_SCRATCH as Entry<T>[][];
     const count = table.collect(text, lists);
     for (let i = 0; i < count; i++) this.verifyAll(lists[i] as Entry<T>[], text, out);
   }
