@@ -151,6 +151,15 @@ describe('device gateway presence, rate limits and downlink', () => {
     await expect(h.gateway.sendCommand('../x', 't')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
   });
 
+  it('closes a device connection on request, so a removed or re-keyed device must log in again', async () => {
+    const h = await start();
+    const client = await device(h, 'garage-1');
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    expect(h.gateway.disconnectDevice('garage-1')).toBe(true);
+    await closed;
+    expect(h.gateway.disconnectDevice('garage-1')).toBe(false);
+  });
+
   it('stops promptly while devices are still connected, and the devices see the connection close', async () => {
     const h = await start();
     const client = await device(h, 'garage-1');

@@ -33,6 +33,8 @@ export class EmbeddedTransport implements GatewayTransport {
   private broker: Aedes | undefined;
   private servers: Server[] = [];
   private sink: TransportSink | undefined;
+  /** Connected clients by device id; aedes keeps its own map but does not type it. */
+  private readonly clients = new Map<string, Client>();
   private readonly deliver = (packet: { topic: string; payload: Buffer | string }, callback: () => void): void => {
     callback();
     const parsed = parseDeviceTopic(packet.topic);
@@ -85,7 +87,11 @@ export class EmbeddedTransport implements GatewayTransport {
     });
     this.broker = broker;
     broker.on('ping', (_packet, client) => sink.alive(client.id));
-    broker.on('clientDisconnect', (client) => sink.disconnected(client.id));
+    broker.on('client', (client) => this.clients.set(client.id, client));
+    broker.on('clientDisconnect', (client) => {
+      if (this.clients.get(client.id) === client) this.clients.delete(client.id);
+      sink.disconnected(client.id);
+    });
     broker.on('clientError', (client, error) => log.debug({ deviceId: client.id, err: error.message }, 'device connection error'));
     await new Promise<void>((resolve) => broker.subscribe('keyway/v1/d/+/#', this.deliver, resolve));
 
@@ -121,6 +127,7 @@ export class EmbeddedTransport implements GatewayTransport {
       broker.removeAllListeners();
     }
     await closed;
+    this.clients.clear();
     this.sink = undefined;
     this.address = undefined;
   }
@@ -134,6 +141,13 @@ export class EmbeddedTransport implements GatewayTransport {
         (error) => (error ? reject(error) : resolve()),
       );
     });
+  }
+
+  disconnect(deviceId: string): boolean {
+    const client = this.clients.get(deviceId);
+    if (!client) return false;
+    client.close();
+    return true;
   }
 
   ready(): boolean {

@@ -68,6 +68,10 @@ export class ExternalTransport implements GatewayTransport {
     await client.publishAsync(topic, payload, { qos: options.qos, retain: options.retain ?? false });
   }
 
+  disconnect(): boolean {
+    return false;
+  }
+
   ready(): boolean {
     return this.client?.connected ?? false;
   }

@@ -161,6 +161,17 @@ export class DeviceGateway {
     await this.publishTo(deviceId, 'down/grants', JSON.stringify(body));
   }
 
+  /**
+   * Forgets what the gateway cached about a device and closes its connection to the embedded broker, e.g. after its
+   * token was rotated or it was removed from the registry (a new CONNECT is checked against the registry again).
+   * Returns false when it is not connected here; with an external broker, regenerate the broker's password file.
+   */
+  disconnectDevice(deviceId: string): boolean {
+    this.vendors.delete(deviceId);
+    this.acked.delete(deviceId);
+    return this.transport?.disconnect(deviceId) ?? false;
+  }
+
   /** Calls `listener` for every `up/cmd-result`; returns a function that removes it. */
   onCommandResult(listener: (result: CommandResult) => void): () => void {
     this.resultListeners.add(listener);

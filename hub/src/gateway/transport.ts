@@ -28,6 +28,8 @@ export interface GatewayTransport {
   start(sink: TransportSink): Promise<void>;
   stop(): Promise<void>;
   publish(topic: string, payload: string, options: { qos: 0 | 1; retain?: boolean }): Promise<void>;
+  /** Closes a device's connection (embedded); false when it has none here or the broker is external. */
+  disconnect(deviceId: string): boolean;
   /** Listening (embedded) or connected to the broker (external). */
   ready(): boolean;
   /** Clients connected right now (embedded), or undefined when the broker is external. */
