@@ -11,5 +11,5 @@ export function envelopeText(deviceId: string, seq: number, type: string, versio
   const key = `${type}\u0000${version}`;
   let schemaId = schemaIds.get(key);
   if (schemaId === undefined) schemaIds.set(key, (schemaId = schemaIdFor(type, version)));
-  return `{"specversion":"1.0","id":"${deviceId}-${seq}","source":"keyway://device/${deviceId}","type":${JSON.stringify(type)},"time":"${new Date(timeMs).toISOString()}","dataschema":${JSON.stringify(schemaId)},"datacontenttype":"application/json","data":${data}}`;
+  return `{"specversion":"1.0","id":"${deviceId}-${seq}","source":"keyway://device/${deviceId}","type":${JSON.stringify(type)},"time":"${new Date(timeMs).toISOString()}","dataschema":${JSON.stringify(schemaId)},"datacontenttype":"application/json","subject":"${deviceId}","data":${data}}`;
 }

@@ -101,7 +101,7 @@ describe('stored rows', () => {
     const { envelopeText } = await import('./envelope-text.js');
     const time = new Date('2026-11-28T10:00:00.123Z');
     const data = { deviceId: 'garage-1', state: 'opening', previous: 'closed', at, cause: { kind: 'keypad', grantId: 'g-1' } } as const;
-    const event = createEvent('keyway.device.DoorStateChanged', data, { source: 'keyway://device/garage-1', id: 'garage-1-7', time });
+    const event = createEvent('keyway.device.DoorStateChanged', data, { source: 'keyway://device/garage-1', id: 'garage-1-7', subject: 'garage-1', time });
     expect(envelopeText('garage-1', 7, event.type, 2, time.getTime(), JSON.stringify(event.data))).toBe(JSON.stringify(event));
   });
 });

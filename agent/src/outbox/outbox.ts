@@ -150,6 +150,8 @@ export class Outbox {
     const event = createEvent(input.type, input.data, {
       source: `keyway://device/${this.options.deviceId}`,
       id: `${this.options.deviceId}-${seq}`,
+      // The device is the ordering key: subscribers that ask for per-subject order see its events in sequence.
+      subject: this.options.deviceId,
       time: now,
     });
     const data = JSON.stringify(event.data);
