@@ -21,7 +21,8 @@ interface RuleRecord<R extends string> {
 interface State<R extends string> {
   /** One entry per branch ending here (a rule may end here through several branches). */
   readonly terminals: RuleRecord<R>[];
-  readonly edges: Map<string, Edge<R>>;
+  /** Null until the first edge: most states end a rule and never get one. */
+  edges: Map<string, Edge<R>> | null;
   /**
    * The same edges as parallel arrays, for the hot path: reading a slot id and an index straight
    * from the state avoids loading each edge object (matching is bound by memory loads, not arithmetic).
@@ -95,10 +96,23 @@ const SINGLE = Resolved.Single;
 const MANY = Resolved.Many;
 
 function newState<R extends string>(): State<R> {
-  return { terminals: [], edges: new Map(), edgeList: [], edgeSlotIds: [], edgeIndexes: [], subtreePaths: [], subtreeVersion: -1 };
+  // The edge arrays are only ever replaced, never mutated, so states without edges can share empties.
+  return { terminals: [], edges: null, edgeList: NO_EDGES, edgeSlotIds: NO_IDS, edgeIndexes: NO_INDEXES, subtreePaths: NO_PATHS, subtreeVersion: -1 };
 }
 
+const NO_EDGES: never[] = [];
+const NO_IDS: number[] = [];
+const NO_INDEXES: never[] = [];
+const NO_PATHS: string[] = [];
+
 function refreshEdgeArrays<R extends string>(state: State<R>): void {
+  if (state.edges === null || state.edges.size === 0) {
+    state.edges = null;
+    state.edgeList = NO_EDGES;
+    state.edgeSlotIds = NO_IDS;
+    state.edgeIndexes = NO_INDEXES;
+    return;
+  }
   state.edgeList = [...state.edges.values()];
   state.edgeSlotIds = state.edgeList.map((e) => e.slot.id);
   state.edgeIndexes = state.edgeList.map((e) => e.index);
@@ -166,10 +180,10 @@ export class RuleMatcher<R extends string = string> {
     this.version++;
     let state = this.root;
     for (const field of branch) {
-      let edge = state.edges.get(field.path);
+      let edge = state.edges?.get(field.path);
       if (edge === undefined) {
         edge = { path: field.path, slot: this.slotFor(field), targets: new Map(), index: new ValueIndex(), absenceTargets: [] };
-        state.edges.set(field.path, edge);
+        (state.edges ??= new Map()).set(field.path, edge);
         refreshEdgeArrays(state);
       }
       let target = edge.targets.get(field.key);
@@ -190,7 +204,7 @@ export class RuleMatcher<R extends string = string> {
     const steps: { state: State<R>; edge: Edge<R>; target: Target<R> }[] = [];
     let state = this.root;
     for (const field of branch) {
-      const edge = state.edges.get(field.path);
+      const edge = state.edges?.get(field.path);
       const target = edge?.targets.get(field.key);
       if (edge === undefined || target === undefined) return;
       steps.push({ state, edge, target });
@@ -207,7 +221,7 @@ export class RuleMatcher<R extends string = string> {
       const absent = step.edge.absenceTargets.indexOf(step.target);
       if (absent !== -1) step.edge.absenceTargets.splice(absent, 1);
       if (step.edge.targets.size === 0) {
-        step.state.edges.delete(step.edge.path);
+        step.state.edges?.delete(step.edge.path);
         refreshEdgeArrays(step.state);
       }
     }
