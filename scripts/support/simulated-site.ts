@@ -60,25 +60,25 @@ async function api(url: string, key: string, route: string, body: unknown): Prom
 
 export async function startSimulatedSite(o: SiteOptions): Promise<SimulatedSite> {
   fs.mkdirSync(o.dataDir, { recursive: true });
-  await api(o.hubUrl, o.adminKey, '/v1/customers', {
-    id: o.customerId,
-    ...(o.customerWebhook ? { webhookUrl: o.customerWebhook.url, webhookSecret: o.customerWebhook.secret } : {}),
-  });
-  const provisioned = await api(o.hubUrl, o.adminKey, '/v1/devices', {
-    deviceId: o.deviceId,
-    customerId: o.customerId,
-    vendor: 'keyway-sim',
-  });
+  const passwordFile = path.join(o.dataDir, 'mqtt-password');
+  const keyFile = path.join(o.dataDir, 'hub-public-key.pem');
+  // A garage provisioned on an earlier run keeps its credentials and its outbox.
+  if (!fs.existsSync(passwordFile) || !fs.existsSync(keyFile)) {
+    const webhook = o.customerWebhook ? { webhookUrl: o.customerWebhook.url, webhookSecret: o.customerWebhook.secret } : {};
+    await api(o.hubUrl, o.adminKey, '/v1/customers', { id: o.customerId, ...webhook });
+    const provisioned = await api(o.hubUrl, o.adminKey, '/v1/devices', { deviceId: o.deviceId, customerId: o.customerId, vendor: 'keyway-sim' });
+    fs.writeFileSync(passwordFile, provisioned.mqtt.password, { mode: 0o600 });
+    fs.writeFileSync(keyFile, provisioned.hubPublicKeyPem);
+  }
+  const password = fs.readFileSync(passwordFile, 'utf8').trim();
   const network = new TcpProxy(o.broker);
   const proxyPort = await network.start();
-  const passwordFile = path.join(o.dataDir, 'mqtt-password');
-  fs.writeFileSync(passwordFile, provisioned.mqtt.password, { mode: 0o600 });
   const result = validateConfig({
     version: 1,
     deviceId: o.deviceId,
     dataDir: o.dataDir,
     broker: { url: `mqtt://127.0.0.1:${proxyPort}`, username: o.deviceId, passwordFile },
-    hubPublicKey: provisioned.hubPublicKeyPem,
+    hubPublicKeyPath: keyFile,
     gpio: { binding: 'sim' },
     door: { warningMs: o.warningMs ?? 5000, pulseMs: 300 },
     sync: { heartbeatS: 5 },
@@ -101,7 +101,7 @@ export async function startSimulatedSite(o: SiteOptions): Promise<SimulatedSite>
     url: config.broker.url,
     clientId: o.deviceId,
     username: o.deviceId,
-    password: provisioned.mqtt.password,
+    password,
     // Reconnect quickly after a cut in demos; the default backoff caps at 60 s.
     backoff: { baseMs: 200, capMs: 1000 },
     will: {

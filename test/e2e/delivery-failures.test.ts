@@ -14,7 +14,7 @@ afterEach(async () => {
   await until('the controller to be idle', () => !w.site.door.isBusy, 30_000);
   w.site.door.clearFault();
   if (w.site.garage.door.position > 0) {
-    await w.site.door.close({ kind: 'unknown' }).catch(() => undefined);
+    await w.site.door.close({ kind: 'auto-close' }).catch(() => undefined);
     await until('the door to be closed again', () => w.site.garage.door.position === 0, 30_000);
   }
 }, 60_000);
