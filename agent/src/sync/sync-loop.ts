@@ -9,7 +9,7 @@ export interface SyncLoopOptions {
   batchMaxEvents?: number;
   /** Most bytes per batch, about (default 256 KiB, AWS IoT Core's message limit is 128 KiB: lower it there). */
   batchMaxBytes?: number;
-  /** Batches published but not yet acknowledged (default 4). */
+  /** Batches published but not yet acknowledged (default 8: keeps the link busy while the hub commits). */
   maxInFlight?: number;
   /** Resend from the last ack when no ack arrives this long after a batch (default 15 s). */
   ackTimeoutMs?: number;
@@ -74,7 +74,7 @@ export class SyncLoop {
     this.log = createLogger('agent.sync', { deviceId: options.deviceId });
     this.batchMaxEvents = options.batchMaxEvents ?? 500;
     this.batchMaxBytes = options.batchMaxBytes ?? 256 * 1024;
-    this.maxInFlight = options.maxInFlight ?? 4;
+    this.maxInFlight = options.maxInFlight ?? 8;
     this.ackTimeoutMs = options.ackTimeoutMs ?? 15_000;
     this.eventsTopic = deviceTopic(options.deviceId, 'up/events');
   }
