@@ -54,6 +54,8 @@ export interface ReplicaOptions {
   secrets: ClusterSecrets;
   /** Bus claim lease; short in tests so a killed replica's claims are retried within the test. */
   busLeaseMs?: number;
+  /** Subscriber declarations every replica applies at start (KEYWAY_SUBSCRIBERS_FILE). */
+  subscribersFile?: string;
   overrides?: Partial<HubConfig>;
 }
 
@@ -68,6 +70,7 @@ export async function startReplica(o: ReplicaOptions): Promise<InProcessReplica>
     adminApiKey: o.secrets.adminKey,
     hubPrivateKeyPem: o.secrets.hubKeyPem,
     ...(o.busLeaseMs !== undefined ? { busLeaseMs: o.busLeaseMs } : {}),
+    ...(o.subscribersFile ? { subscribersFile: o.subscribersFile } : {}),
     ...o.overrides,
   });
   await hub.start();
@@ -98,6 +101,7 @@ export async function spawnReplica(o: ReplicaOptions): Promise<ProcessReplica> {
     KEYWAY_ADMIN_API_KEY: o.secrets.adminKey,
     KEYWAY_HUB_PRIVATE_KEY_FILE: o.secrets.hubKeyFile,
     ...(o.busLeaseMs !== undefined ? { KEYWAY_BUS_LEASE_MS: String(o.busLeaseMs) } : {}),
+    ...(o.subscribersFile ? { KEYWAY_SUBSCRIBERS_FILE: o.subscribersFile } : {}),
     KEYWAY_LOG_LEVEL: 'info',
   };
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -4,6 +4,7 @@
  * Needs Debian's `postgresql` and `mosquitto` packages; skips, saying which, when either is absent.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POSTGRES_MISSING, postgresAvailable, startPostgres, type PostgresServer } from '../support/postgres.js';
 import { MOSQUITTO_MISSING, mosquittoAvailable, startScaleBroker, type ScaleBroker } from './broker.js';
@@ -26,6 +27,7 @@ describe.skipIf(!available)('scale-out failures under load', () => {
   let a: InProcessReplica;
   let sink: Sink;
   let deliveryKey = '';
+  let subscribersFile = '';
   const extra: Replica[] = [];
 
   beforeAll(async () => {
@@ -34,12 +36,16 @@ describe.skipIf(!available)('scale-out failures under load', () => {
     db = await pg.createDatabase('scale_failover');
     broker = await startScaleBroker(secrets.root);
     sink = await startSink(20);
-    a = await startReplica({ name: 'replica-a', databaseUrl: db, brokerUrl: broker.url, secrets, busLeaseMs: LEASE_MS });
+    // Declared from a file by every replica at start, so each runs delivery workers for it (a subscriber declared
+    // through the API runs workers only on the replica that took the call: its webhook secret is not stored).
+    subscribersFile = path.join(secrets.root, 'subscribers.json');
+    fs.writeFileSync(
+      subscribersFile,
+      JSON.stringify({ subscribers: [{ name: SUBSCRIBER, account: 'delivery', types: ['keyway.delivery.PackagePlaced'], concurrency: 8, target: { kind: 'webhook', url: sink.url, secret: 'sink-secret-0123456789' } }] }),
+    );
+    a = await startReplica({ name: 'replica-a', databaseUrl: db, brokerUrl: broker.url, secrets, busLeaseMs: LEASE_MS, subscribersFile });
     deliveryKey = (await a.call('POST', '/v1/accounts/delivery/keys')).body.apiKey as string;
     expect(deliveryKey).toBeTruthy();
-    // In the owning account: the schema's consumers decide who may subscribe.
-    const declared = await a.call('POST', '/v1/subscribers', { name: SUBSCRIBER, types: ['keyway.delivery.PackagePlaced'], webhook: { url: sink.url, secret: 'sink-secret-0123456789' }, concurrency: 8 }, deliveryKey);
-    expect(declared).toMatchObject({ status: 201 });
   }, 60_000);
 
   afterAll(async () => {
@@ -57,14 +63,18 @@ describe.skipIf(!available)('scale-out failures under load', () => {
   }
 
   it('when one replica is SIGKILLed while events are published through both, every acknowledged event is delivered and only its in-flight ones are repeated', async () => {
-    const b: ProcessReplica = await spawnReplica({ name: 'replica-b', databaseUrl: db, brokerUrl: broker.url, secrets, busLeaseMs: LEASE_MS });
+    const b: ProcessReplica = await spawnReplica({ name: 'replica-b', databaseUrl: db, brokerUrl: broker.url, secrets, busLeaseMs: LEASE_MS, subscribersFile });
     extra.push(b);
     let live: Replica[] = [a, b];
     const publisher = startPublisher(() => live, deliveryKey, 'kill');
     await until('load through both replicas', () => publisher.acknowledged.size >= 300, 20_000);
     expect(publisher.byReplica.get('replica-b')).toBeGreaterThan(50);
+    // Slow the receiver so both replicas hold deliveries in flight (sent, not yet answered) when b dies.
+    sink.delayMs = 400;
+    await new Promise((r) => setTimeout(r, 250));
     const killedAt = Date.now();
     await b.kill('SIGKILL');
+    sink.delayMs = 20;
     live = [a];
     await until('more load after the kill', () => publisher.acknowledged.size >= 600, 20_000);
     await publisher.stop();
@@ -77,6 +87,8 @@ describe.skipIf(!available)('scale-out failures under load', () => {
     // At-least-once: a delivery is repeated only when it was in flight on the killed replica (received before the kill,
     // never acknowledged to PostgreSQL), and then by the survivor once the lease ran out.
     const dups = sink.duplicates().filter((id) => id.startsWith('kill-'));
+    // b's in-flight deliveries were taken over by a once their lease ran out.
+    expect(dups.length).toBeGreaterThan(0);
     for (const id of dups) {
       const firsts = sink.receipts.filter((r) => r.id === id);
       expect(firsts[0]!.at).toBeLessThanOrEqual(killedAt + 50);

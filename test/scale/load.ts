@@ -15,6 +15,8 @@ export interface Receipt {
 
 export interface Sink {
   url: string;
+  /** How long each delivery is held before the 204; may be changed while running. */
+  delayMs: number;
   receipts: Receipt[];
   /** Event ids received more than once. */
   duplicates(): string[];
@@ -24,6 +26,7 @@ export interface Sink {
 
 export async function startSink(delayMs = 5): Promise<Sink> {
   const receipts: Receipt[] = [];
+  const sink = { delayMs };
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
@@ -31,13 +34,19 @@ export async function startSink(delayMs = 5): Promise<Sink> {
       const event = JSON.parse(body) as { id: string };
       receipts.push({ id: event.id, at: Date.now(), attempt: Number(req.headers['x-keyway-attempt'] ?? 0) });
       // A little work per delivery, so replicas hold claims in flight when one of them dies.
-      setTimeout(() => res.writeHead(204).end(), delayMs);
+      setTimeout(() => res.writeHead(204).end(), sink.delayMs);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   return {
     url: `http://127.0.0.1:${port}/events`,
+    get delayMs() {
+      return sink.delayMs;
+    },
+    set delayMs(ms: number) {
+      sink.delayMs = ms;
+    },
     receipts,
     duplicates() {
       const seen = new Set<string>();

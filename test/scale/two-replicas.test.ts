@@ -51,6 +51,19 @@ describe.skipIf(!available)('two hub replicas sharing PostgreSQL and mosquitto',
     }
   });
 
+  it('counts a device online on a replica whose gateway never saw it, once the shared device record says so', async () => {
+    const id = 'garage-seen-elsewhere';
+    const state = a.hub.internals.state;
+    await state.insertDevice({ id, customerId: 'c', vendor: 'acme', tokenHash: 'x', createdAt: Date.now(), online: false, lastSeenAt: null, reported: null });
+    expect(a.hub.internals.downlink.isOnline(id)).toBe(false);
+    // As another replica's presence writer would, after that replica received the device's status.
+    await state.setDeviceOnline(id, true, Date.now());
+    await until('replica b to count it online', () => b.hub.internals.downlink.isOnline(id), 5000);
+    expect(b.hub.internals.gateway.isOnline(id)).toBe(false);
+    await state.setDeviceOnline(id, false, Date.now());
+    await until('replica b to count it offline', () => !b.hub.internals.downlink.isOnline(id), 5000);
+  });
+
   it('when a courier delivery is driven through both replicas, the garage opens and closes once and the delivery completes exactly once', async () => {
     const agentDir = path.join(secrets.root, 'agent');
     // Provisioned through replica a; the agent connects to mosquitto, which learns its password from the
