@@ -21,6 +21,8 @@ export interface ScaleBroker {
   port: number;
   /** Rewrites the password file and ACL for these devices (tokens in clear, as provisioning returned them) and reloads. */
   provision(devices: readonly { id: string; token: string }[]): Promise<void>;
+  /** Stops mosquitto, waits `downMs` with nothing listening, and starts it again on the same port. */
+  restart(downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -73,15 +75,25 @@ export async function startScaleBroker(dir: string): Promise<ScaleBroker> {
     '',
   ].join('\n');
   writeFileSync(join(dir, 'mosquitto.conf'), conf);
-  const child: ChildProcess = spawn('mosquitto', ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let child: ChildProcess;
   let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-  try {
-    await waitForPort(port, 5_000);
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw new Error(`${(error as Error).message}: ${stderr}`);
-  }
+  const launch = async (): Promise<void> => {
+    child = spawn('mosquitto', ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    try {
+      await waitForPort(port, 5_000);
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw new Error(`${(error as Error).message}: ${stderr}`);
+    }
+  };
+  const halt = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  await launch();
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
@@ -92,11 +104,11 @@ export async function startScaleBroker(dir: string): Promise<ScaleBroker> {
       // mosquitto reloads between network loop iterations; give it a moment.
       await new Promise((r) => setTimeout(r, 200));
     },
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill('SIGTERM');
-      await exited;
+    async restart(downMs) {
+      await halt();
+      await new Promise((r) => setTimeout(r, downMs));
+      await launch();
     },
+    stop: halt,
   };
 }

@@ -120,4 +120,29 @@ describe.skipIf(!available)('two hub replicas sharing PostgreSQL and mosquitto',
     expect(ofDelivery('keyway.delivery.UnlockRequested')).toBe(1);
     expect((await b.call('GET', '/v1/deliveries/scale-d1')).body.state).toBe('completed');
   }, 90_000);
+
+  it('when the broker restarts, both replicas report not-ready (broker down) and ready again by themselves', async () => {
+    const seen = new Map<string, number[]>([[a.name, []], [b.name, []]]);
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        for (const r of [a, b]) {
+          const status = (await r.call('GET', '/readyz')).status;
+          const list = seen.get(r.name)!;
+          if (list[list.length - 1] !== status) list.push(status);
+        }
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    })();
+    await broker.restart(1500);
+    await until('both replicas ready again', () => [...seen.values()].every((l) => l.includes(503) && l[l.length - 1] === 200), 20_000);
+    watching = false;
+    await watch;
+    expect([...seen.values()]).toEqual([
+      [200, 503, 200],
+      [200, 503, 200],
+    ]);
+    const ready = await a.call('GET', '/readyz');
+    expect(ready.body.checks).toMatchObject({ broker: true, postgres: true });
+  }, 40_000);
 });
