@@ -101,9 +101,10 @@ describe('the agent against a real broker and a simulated garage', () => {
     const before = responder.count('garage-1');
     keypad.type('000000');
     keypad.type('482913');
-    await until(() => garage.door.position === 1, 5_000);
+    await until(() => garage.door.position === 1 && agent.status().door === 'open', 5_000);
     const depth = agent.internals.outbox.stats().depth;
     expect(depth).toBeGreaterThanOrEqual(4);
+    expect(agent.status()).toMatchObject({ connected: false, outboxDepth: depth, door: 'open' });
     broker = await startAedes(port);
     responder = new HubAckResponder({ url: broker.url, hubPrivateKey: hub.privateKey });
     await responder.start();

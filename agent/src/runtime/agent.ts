@@ -36,6 +36,17 @@ export interface AgentOptions {
   hubPublicKey?: KeyObject;
 }
 
+export interface AgentStatus {
+  deviceId: string;
+  door: string;
+  connected: boolean;
+  outboxDepth: number;
+  lastSeq: number;
+  droppedTotal: number;
+  lastSyncAt: string | null;
+  time: AgentStatusSnapshot['time'];
+}
+
 /** The running parts, for the CLI and tests. */
 export interface AgentParts {
   outbox: Outbox;
@@ -172,6 +183,12 @@ export class Agent {
       time: { bounded: time.bounded, uncertaintyMs: time.uncertaintyMs, wallClockBehind: time.wallClockBehind },
       updatedAt: p.clock.now().toISOString(),
     };
+  }
+
+  /** What `keyway-agent status` reports: door, connectivity, outbox depth, last sync, trusted time. */
+  status(): AgentStatus {
+    const s = this.snapshot();
+    return { deviceId: s.deviceId, door: s.door, connected: s.connected, outboxDepth: s.outbox.depth, lastSeq: s.outbox.lastSeq, droppedTotal: s.outbox.droppedTotal, lastSyncAt: s.lastSyncAt, time: s.time };
   }
 
   /** Appends a Heartbeat, checkpoints trusted time, purges expired grants and command ids, reports state. */
