@@ -88,7 +88,8 @@ export class MqttConnector implements DeviceConnector {
     if (client) {
       // force=true closes the socket without DISCONNECT, so the broker publishes the Last Will (used in tests
       // to simulate a power cut); a graceful stop sends DISCONNECT after publishing `offline` itself.
-      await client.endAsync(options.graceful === false);
+      // A graceful end waits for in-flight QoS 1 acks; a broker that is gone never sends them, so it is bounded.
+      await endWithin(client, options.graceful === false, 3000);
       client.removeAllListeners();
       // A connect attempt already under way may still fail after the end; it must not become an unhandled error.
       client.on('error', () => undefined);
@@ -163,4 +164,14 @@ export function matches(filter: string, topic: string): boolean {
     if (f[i] !== '+' && f[i] !== t[i]) return false;
   }
   return f.length === t.length;
+}
+
+/** Ends the client, forcing the close when a graceful end has not finished within `ms`. */
+async function endWithin(client: MqttClient, force: boolean, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const forced = new Promise<void>((resolve) => {
+    timer = setTimeout(() => client.end(true, {}, () => resolve()), ms);
+  });
+  await Promise.race([client.endAsync(force), forced]);
+  clearTimeout(timer);
 }
