@@ -75,6 +75,15 @@ describe('grants, trusted time and commands on an offline device', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('stamps events with the hub time advanced by the monotonic clock, not ahead of it when the floor is close', () => {
+    clock.raiseFloor(T0 - 200);
+    clock.acceptHubTime(T0);
+    board.advance(5_000);
+    expect(clock.now().getTime()).toBe(T0 + 5_000);
+    clock.raiseFloor(T0 + 5_100);
+    expect(clock.now().getTime()).toBe(T0 + 5_100);
+  });
+
   it('with hub time synced, a valid grant opens and its uses are counted down to exhaustion', async () => {
     clock.acceptHubTime(T0 + 60_000);
     await store.addGrant(await signGrant(grantClaims(), hub.privateKey));

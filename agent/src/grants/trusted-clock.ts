@@ -120,9 +120,14 @@ export class TrustedClock {
 
   /** The best single estimate, for timestamps on events: never earlier than the trusted lower bound. */
   now(): Date {
-    const { lowMs, highMs } = this.interval();
-    if (Number.isFinite(highMs)) return new Date(Math.round((lowMs + highMs) / 2));
-    return new Date(Math.max(lowMs, this.sources.wallMs()));
+    const a = this.anchor;
+    if (a && a.bootId === this.sources.bootId()) {
+      // The hub's time advanced by the monotonic clock, never below the floor. Not the interval's midpoint: when the
+      // floor clamps the lower bound the midpoint runs ahead of the best estimate (seen as device events ~1 s early).
+      const estimate = a.hubMs + Math.max(0, this.sources.monoMs() - a.monoMs);
+      return new Date(Math.round(Math.max(this.floorMs, estimate)));
+    }
+    return new Date(Math.max(this.floorMs, this.sources.wallMs()));
   }
 
   status(): TimeStatus {
