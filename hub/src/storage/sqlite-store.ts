@@ -82,6 +82,8 @@ export class SqliteBusStore implements BusStore {
   private db: Database.Database | undefined;
   private statements: ReturnType<SqliteBusStore['prepare']> | undefined;
   private checkpointer: SqliteCheckpointer | undefined;
+  private pendingAcks: number[] = [];
+  private ackFlushScheduled = false;
   private readonly checkpointIntervalMs: number;
 
   constructor(options: SqliteBusStoreOptions) {
@@ -113,6 +115,7 @@ export class SqliteBusStore implements BusStore {
   }
 
   async close(): Promise<void> {
+    this.flushAcksNow();
     await this.checkpointer?.stop();
     this.checkpointer = undefined;
     this.db?.close();
@@ -244,28 +247,32 @@ export class SqliteBusStore implements BusStore {
       getSubscriber,
       listSubscribers,
       upsertSubscriber,
-      appendTx: db.transaction((entries: readonly AppendInput[], now: number): AppendOutcome[] => {
-        const out: AppendOutcome[] = [];
-        for (const e of entries) {
-          const inserted = insertEvent.get(e.dedupKey, e.type, e.subject, e.account, now, e.payload);
-          if (!inserted) {
-            const existing = findEvent.get(e.dedupKey);
-            if (!existing) throw new KeywayError(ErrorCode.Internal, 'dedup conflict without a stored event');
-            out.push({ seq: existing.seq, duplicate: true });
-            continue;
+      appendTx: db.transaction(
+        (entries: readonly AppendInput[], now: number, acks: readonly number[]): AppendOutcome[] => {
+          for (const id of acks) deleteDelivery.run(id);
+          const out: AppendOutcome[] = [];
+          for (const e of entries) {
+            const inserted = insertEvent.get(e.dedupKey, e.type, e.subject, e.account, now, e.payload);
+            if (!inserted) {
+              const existing = findEvent.get(e.dedupKey);
+              if (!existing) throw new KeywayError(ErrorCode.Internal, 'dedup conflict without a stored event');
+              out.push({ seq: existing.seq, duplicate: true });
+              continue;
+            }
+            for (const s of e.subscribers) insertDelivery.run(s, inserted.seq, e.subject, now, now);
+            out.push({ seq: inserted.seq, duplicate: false });
           }
-          for (const s of e.subscribers) insertDelivery.run(s, inserted.seq, e.subject, now, now);
-          out.push({ seq: inserted.seq, duplicate: false });
-        }
-        return out;
-      }),
+          return out;
+        },
+      ),
       enqueueTx: db.transaction((subscriber: string, seqs: readonly number[], now: number): number => {
         let n = 0;
         for (const seq of seqs) n += insertReplay.run(subscriber, now, now, seq).changes;
         return n;
       }),
       claimTx: relaxed(
-        db.transaction((subscriber: string, o: ClaimOptions): ClaimRow[] => {
+        db.transaction((subscriber: string, o: ClaimOptions, acks: readonly number[]): ClaimRow[] => {
+          for (const id of acks) deleteDelivery.run(id);
           const stmt = o.orderedBySubject ? claimOrdered : claimAny;
           const rows = stmt.all({ subscriber, now: o.now, limit: o.limit });
           for (const r of rows) markClaimed.run(o.now + o.leaseMs, r.id);
@@ -287,9 +294,26 @@ export class SqliteBusStore implements BusStore {
     };
   }
 
+  /**
+   * Acks are applied in the next transaction this store runs (usually the worker's next claim or
+   * the next append), or at the next turn of the event loop, so a claim-ack cycle costs one commit
+   * instead of two. An ack that a crash loses only means a redelivery, which at-least-once allows.
+   */
+  private takeAcks(): number[] {
+    const ids = this.pendingAcks;
+    this.pendingAcks = [];
+    return ids;
+  }
+
+  private flushAcksNow(): void {
+    this.ackFlushScheduled = false;
+    if (this.pendingAcks.length > 0 && this.statements) this.statements.ackTx(this.takeAcks());
+  }
+
   /** Turns synchronous SQLite errors (busy, disk full, closed) into rejections. */
-  private run<T>(fn: () => T): Promise<T> {
+  private run<T>(fn: () => T, absorbsAcks = false): Promise<T> {
     try {
+      if (!absorbsAcks) this.flushAcksNow();
       return Promise.resolve(fn());
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
@@ -304,7 +328,7 @@ export class SqliteBusStore implements BusStore {
   }
 
   appendBatch(entries: readonly AppendInput[], now: number): Promise<AppendOutcome[]> {
-    return this.run(() => this.s.appendTx(entries, now));
+    return this.run(() => this.s.appendTx(entries, now, this.takeAcks()), true);
   }
 
   enqueue(subscriber: string, seqs: readonly number[], now: number): Promise<number> {
@@ -313,7 +337,7 @@ export class SqliteBusStore implements BusStore {
 
   claim(subscriber: string, options: ClaimOptions): Promise<ClaimedDelivery[]> {
     return this.run(() => {
-      const rows = this.s.claimTx(subscriber, options);
+      const rows = this.s.claimTx(subscriber, options, this.takeAcks());
       return rows.map((r) => ({
         deliveryId: r.id,
         subscriber,
@@ -326,13 +350,27 @@ export class SqliteBusStore implements BusStore {
         subject: r.subject,
         payload: r.payload,
       }));
-    });
+    }, true);
   }
 
   ack(deliveryIds: readonly number[]): Promise<void> {
-    return this.run(() => {
-      if (deliveryIds.length > 0) this.s.ackTx(deliveryIds);
-    });
+    if (!this.statements) {
+      return this.run(() => {
+        void this.s; // rejects with the "call init() first" error
+      });
+    }
+    this.pendingAcks.push(...deliveryIds);
+    if (!this.ackFlushScheduled && this.pendingAcks.length > 0) {
+      this.ackFlushScheduled = true;
+      setImmediate(() => {
+        try {
+          this.flushAcksNow();
+        } catch {
+          // the rows stay claimed until their lease ends and are delivered again: at-least-once
+        }
+      });
+    }
+    return Promise.resolve();
   }
 
   retryLater(deliveryId: number, nextAttemptAt: number, error: string): Promise<void> {
