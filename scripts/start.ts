@@ -35,6 +35,18 @@ async function main(): Promise<void> {
     dataDir: path.resolve('.data', deviceId),
     travelMs: 3000,
   });
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    void (async () => {
+      await site.stop();
+      await hub.stop();
+      process.exit(0);
+    })();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   const now = Date.now();
   console.log(`
 Keyway is running.
@@ -51,18 +63,6 @@ Try it:
   npm run demo runs a whole delivery, with a network cut, and prints its timeline.
 
 Ctrl-C stops everything.`);
-  let stopping = false;
-  const stop = (): void => {
-    if (stopping) return;
-    stopping = true;
-    void (async () => {
-      await site.stop();
-      await hub.stop();
-      process.exit(0);
-    })();
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
 }
 
 main().catch((error: unknown) => {
