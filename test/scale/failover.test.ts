@@ -109,6 +109,9 @@ describe.skipIf(!available)('scale-out failures under load', () => {
         await new Promise((res) => setTimeout(res, 100));
       }
     })();
+    await until('the watcher to see the hub ready', () => readiness[readiness.length - 1] === 200, 10_000);
+    // Only what happens from here on counts (a loaded machine may have flapped before).
+    readiness.splice(0, readiness.length - 1);
     const before = publisher.acknowledged.size;
     await pg.restart(1500);
     await until('ready again', () => readiness[readiness.length - 1] === 200 && readiness.includes(503), 30_000);
@@ -117,7 +120,10 @@ describe.skipIf(!available)('scale-out failures under load', () => {
     watching = false;
     await watcher;
 
-    expect(readiness).toEqual([200, 503, 200]);
+    // Ready, not ready while the server is down, ready again (a loaded machine may add a flap in between).
+    expect(readiness[0]).toBe(200);
+    expect(readiness).toContain(503);
+    expect(readiness[readiness.length - 1]).toBe(200);
     const acknowledged = [...publisher.acknowledged];
     await until('every acknowledged event at the sink', () => acknowledged.every((id) => sink.received().has(id)), 30_000);
     await until('the queue to drain', queueDrained, 10_000);
