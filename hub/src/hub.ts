@@ -87,6 +87,19 @@ export class Hub {
   constructor(private readonly config: HubConfig) {}
 
   async start(): Promise<void> {
+    // What is up so far, taken down in reverse when a later part fails to start (no pool or socket is left open).
+    const undo: (() => Promise<void> | void)[] = [];
+    try {
+      await this.bringUp(undo);
+    } catch (error) {
+      for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => undefined);
+      this.brokerProbe = undefined;
+      this.sharedPresence = undefined;
+      throw error;
+    }
+  }
+
+  private async bringUp(undo: (() => Promise<void> | void)[]): Promise<void> {
     const { config } = this;
     fs.mkdirSync(config.dataDir, { recursive: true });
     const keys = loadOrCreateHubKey(config.dataDir, config.hubPrivateKeyPem);
@@ -96,6 +109,7 @@ export class Hub {
     if (pgOptions) {
       const pgAudit = new PostgresAuditStore(pgOptions);
       await pgAudit.init();
+      undo.push(() => pgAudit.close());
       audit = pgAudit;
     } else {
       audit = new FileAuditStore(path.join(config.dataDir, 'schema-audit.jsonl'));
@@ -106,6 +120,7 @@ export class Hub {
     const busStore = config.busStore ?? (pgOptions ? new PostgresBusStore(pgOptions) : new SqliteBusStore({ path: path.join(config.dataDir, 'bus.db') }));
     const bus = new Bus({ store: busStore, validator: registry, ...(config.busLeaseMs !== undefined ? { leaseMs: config.busLeaseMs } : {}), ...(config.clock ? { clock: config.clock } : {}) });
     await bus.start();
+    undo.push(() => bus.stop());
     for (const account of SERVICE_ACCOUNTS) await bus.createAccount(account);
     this.admin = loadOrCreateAdminKey(config.dataDir, config.adminApiKey, () => `kw_admin_${randomBytes(24).toString('base64url')}`);
     await bus.addApiKey('platform', this.admin);
@@ -116,6 +131,7 @@ export class Hub {
 
     const state = config.state ?? (pgOptions ? new PostgresHubState(pgOptions) : new SqliteHubState(path.join(config.dataDir, 'state.db')));
     await state.init();
+    undo.push(() => state.close());
     const gateway = new DeviceGateway({
       bus,
       devices: state,
@@ -126,15 +142,18 @@ export class Hub {
       ...(config.clock ? { clock: config.clock } : {}),
     });
     await gateway.start();
+    undo.push(() => gateway.stop());
     // The gateway does not expose its broker client; with an external broker a light probe client answers /readyz.
     const brokerProbe = config.mqtt.kind === 'external' ? new BrokerProbe(config.mqtt) : undefined;
     this.brokerProbe = brokerProbe;
     await brokerProbe?.start();
+    undo.push(() => brokerProbe?.stop());
     // With shared subscriptions a replica sees only part of the device traffic, so presence is read from the shared
     // device records (kept by every replica's presence writer) as well as from this replica's own view.
     const sharedPresence = config.mqtt.kind === 'external' ? new SharedPresenceDownlink(gateway, state) : undefined;
     this.sharedPresence = sharedPresence;
     await sharedPresence?.start();
+    undo.push(() => sharedPresence?.stop());
     const downlink: DeviceDownlink = sharedPresence ?? gateway;
 
     const access = new AccessService({ state, publisher: new BusClient(bus, 'access'), downlink, signingKey: keys.privateKey, publicKeyPem: keys.publicKeyPem, ...(config.clock ? { clock: config.clock } : {}) });
@@ -165,6 +184,7 @@ export class Hub {
     await bus.declareSubscriber(notificationSubscriber({ state }));
     if (config.subscribersFile) await declareSubscribersFromFile(bus, config.subscribersFile);
     await delivery.start();
+    undo.push(() => delivery.stop());
 
     const api = await buildApi({
       bus,
@@ -185,6 +205,7 @@ export class Hub {
         return { ready: Object.values(checks).every(Boolean), checks };
       },
     });
+    undo.push(() => api.close());
     await api.listen({ host: config.http.host, port: config.http.port });
     this.parts = { bus, busStore, state, gateway, audit, downlink, delivery, access, api, registry };
     this.log.info({ http: this.httpUrl, mqtt: this.mqttUrl }, 'hub started');
