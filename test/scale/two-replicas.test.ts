@@ -4,7 +4,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode, isKeywayError } from '@keyway/shared';
 import { startSimulatedSite, type SimulatedSite } from '../../scripts/support/simulated-site.js';
 import { POSTGRES_MISSING, postgresAvailable, startPostgres, type PostgresServer } from '../support/postgres.js';
 import { MOSQUITTO_MISSING, mosquittoAvailable, startScaleBroker, type ScaleBroker } from './broker.js';
@@ -17,18 +20,19 @@ if (!mosquittoAvailable) console.warn(`skipping the scale-out tests: ${MOSQUITTO
 const TIMINGS = { openTimeoutMs: 15_000, closeTimeoutMs: 10_000, leftOpenMs: 120_000, maxCloseAttempts: 2 };
 
 describe.skipIf(!available)('two hub replicas sharing PostgreSQL and mosquitto', () => {
-  let pg: PostgresServer;
+  let pgServer: PostgresServer;
   let broker: ScaleBroker;
   let secrets: ClusterSecrets;
   let a: InProcessReplica;
   let b: InProcessReplica;
   let site: SimulatedSite | undefined;
+  let db = '';
   const deviceId = 'garage-scale-1';
 
   beforeAll(async () => {
     secrets = clusterSecrets();
-    pg = await startPostgres();
-    const db = await pg.createDatabase('scale_e2e');
+    pgServer = await startPostgres();
+    db = await pgServer.createDatabase('scale_e2e');
     broker = await startScaleBroker(secrets.root);
     // Both start at once: migrations, accounts and subscriber declarations must be safe when replicas race.
     const start = (name: string): Promise<InProcessReplica> => startReplica({ name, databaseUrl: db, brokerUrl: broker.url, secrets, overrides: { timings: TIMINGS } });
@@ -40,7 +44,7 @@ describe.skipIf(!available)('two hub replicas sharing PostgreSQL and mosquitto',
     await a?.stop();
     await b?.stop();
     await broker?.stop();
-    await pg?.stop();
+    await pgServer?.stop();
     if (secrets) fs.rmSync(secrets.root, { recursive: true, force: true });
   }, 60_000);
 
@@ -145,4 +149,27 @@ describe.skipIf(!available)('two hub replicas sharing PostgreSQL and mosquitto',
     const ready = await a.call('GET', '/readyz');
     expect(ready.body.checks).toMatchObject({ broker: true, postgres: true });
   }, 40_000);
+
+  it('when a replica cannot reach the broker at start, it fails with UNAVAILABLE and leaves no PostgreSQL connection open', async () => {
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const deadPort = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const error: unknown = await startReplica({
+      name: 'replica-dead-broker',
+      databaseUrl: db,
+      brokerUrl: `mqtt://127.0.0.1:${deadPort}`,
+      secrets,
+      overrides: { postgres: { connectionString: db, applicationName: 'keyway-failed-start' } },
+    }).catch((e: unknown) => e);
+    expect(isKeywayError(error, ErrorCode.Unavailable)).toBe(true);
+    const client = new pg.Client({ connectionString: db });
+    await client.connect();
+    try {
+      const r = await client.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'keyway-failed-start'");
+      expect(Number(r.rows[0]?.n)).toBe(0);
+    } finally {
+      await client.end();
+    }
+  }, 30_000);
 });
