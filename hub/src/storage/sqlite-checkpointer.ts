@@ -28,7 +28,14 @@ export class SqliteCheckpointer {
   ) {}
 
   start(): void {
-    const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
+    let sqlite: string;
+    try {
+      sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
+    } catch {
+      // In a bundle (the hub image) better-sqlite3 is not a resolvable package; the writer's own
+      // checkpoints then keep the WAL bounded, on the main thread.
+      return;
+    }
     this.worker = new Worker(CHECKPOINTER, {
       eval: true,
       workerData: { sqlite, path: this.path, intervalMs: this.intervalMs },
