@@ -65,7 +65,7 @@ for (let i = 0; i < samples; i++) {
 
 const sorted = [...latencies].sort((a, b) => a - b);
 const pct = (p: number): number => Number((sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0).toFixed(2));
-const result = { samples, unlockToRelayP50Ms: pct(50), unlockToRelayP90Ms: pct(90), unlockToRelayP99Ms: pct(99), maxMs: pct(100), rssMb: Math.round(process.memoryUsage().rss / 2 ** 20), loadAverage: os.loadavg()[0] };
+const result = { samples, unlockToRelayP50Ms: pct(50), unlockToRelayP90Ms: pct(90), unlockToRelayP99Ms: pct(99), maxMs: pct(100), rssMb: Math.round(process.memoryUsage().rss / 2 ** 20), loadAverage: os.loadavg()[0] ?? 0 };
 console.log(`unlock API call -> relay pulse over loopback, ${samples} samples: p50 ${result.unlockToRelayP50Ms} ms, p90 ${result.unlockToRelayP90Ms} ms, p99 ${result.unlockToRelayP99Ms} ms (max ${result.maxMs} ms; load average ${result.loadAverage.toFixed(1)})`);
 await site.stop();
 await hub.stop();

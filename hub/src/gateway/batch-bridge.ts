@@ -2,7 +2,7 @@ import { ErrorCode, describeError, type Logger } from '@keyway/shared';
 import type { PublishEntryResult } from '@keyway/shared/client';
 import type { GatewayMetrics } from './metrics.js';
 import type { GatewayBus } from './types.js';
-import { BatchMessage, WIRE_VERSION, type AckMessage, type RejectedEvent } from './wire.js';
+import { BatchMessage, WIRE_VERSION, type AckMessage, type RejectedEvent } from '@keyway/shared/wire';
 
 /** Bus.publishAs takes at most this many entries per call (PutEvents' limit). */
 const BUS_CHUNK = 10;

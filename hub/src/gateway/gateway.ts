@@ -20,7 +20,7 @@ import { gatewayEvent, publishOwn } from './own-events.js';
 import { KeyedTokenBuckets } from './rate-limit.js';
 import type { Detection, GatewayTransport, InboundMessage } from './transport.js';
 import type { CommandResult, DeviceGatewayOptions } from './types.js';
-import { CommandResultMessage, PresenceMessage, ReportedStateMessage, WIRE_VERSION, parseJson } from './wire.js';
+import { CommandResultMessage, PresenceMessage, ReportedStateFrame, WIRE_VERSION, parseJson } from '@keyway/shared/wire';
 
 /** A disconnect is reported only if no Last Will or new message explains it within this time. */
 const DISCONNECT_GRACE_MS = 300;
@@ -277,7 +277,7 @@ export class DeviceGateway {
   }
 
   private async onState(deviceId: string, payload: Buffer): Promise<void> {
-    const state = this.parseSmall(ReportedStateMessage, deviceId, payload, 'state');
+    const state = this.parseSmall(ReportedStateFrame, deviceId, payload, 'state');
     if (!state) return;
     try {
       await this.options.devices.setDeviceReported(deviceId, state, this.clock());

@@ -1,10 +1,8 @@
 import { z } from 'zod';
 
 /**
- * Hub-side copy of the device wire messages. The source of truth for now is the agent's
- * `agent/src/sync/wire.ts` (the hub may not import `@keyway/agent`); keep the two in step until the lead moves
- * one copy into `shared/`. The one addition here is the optional `error` on `down/ack`, which the agent's
- * non-strict zod object accepts and ignores.
+ * The device wire messages between agent and hub (documented in agent/src/sync/WIRE.md), in one place for both
+ * programs. Every message carries `v`; parsers are non-strict so a newer peer's extra fields are ignored.
  */
 export const WIRE_VERSION = 1;
 
@@ -42,9 +40,21 @@ export const GrantsMessage = z.object({
 });
 export type GrantsMessage = z.infer<typeof GrantsMessage>;
 
-/** `down/cmd`: `{ v, token }` carrying the compact JWS (keyway-cmd+jwt). */
+/** `down/cmd`: `{ v, token }` carrying the compact JWS (keyway-cmd+jwt); a bare token is accepted too. */
 export const CommandMessage = z.object({ v: z.literal(WIRE_VERSION), token: z.string().min(1) });
 export type CommandMessage = z.infer<typeof CommandMessage>;
+
+/** The command token of a `down/cmd` payload, or undefined when it is empty or malformed. */
+export function decodeCommandMessage(payload: Buffer): string | undefined {
+  const text = payload.toString('utf8').trim();
+  if (!text.startsWith('{')) return text.length > 0 ? text : undefined;
+  try {
+    const parsed = CommandMessage.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data.token : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** `up/cmd-result`. */
 export const CommandResultMessage = z.discriminatedUnion('status', [
@@ -69,9 +79,20 @@ export type CommandResultMessage = z.infer<typeof CommandResultMessage>;
 export const PresenceMessage = z.object({ v: z.literal(WIRE_VERSION), online: z.boolean(), at: z.string() });
 export type PresenceMessage = z.infer<typeof PresenceMessage>;
 
-/** `state` (retained): the device shadow's reported state; kept as given, only its frame is checked. */
-export const ReportedStateMessage = z.looseObject({ v: z.literal(WIRE_VERSION), at: z.string() });
-export type ReportedStateMessage = z.infer<typeof ReportedStateMessage>;
+/** `state` (retained): the device shadow's reported state. The hub keeps it as given and checks only its frame. */
+export const ReportedStateFrame = z.looseObject({ v: z.literal(WIRE_VERSION), at: z.string() });
+
+/** What the agent reports in `state`. */
+export interface ReportedStateMessage {
+  v: typeof WIRE_VERSION;
+  door: string;
+  sensors: Record<string, boolean | string>;
+  firmware: string;
+  outboxDepth: number;
+  lastSyncAt: string | null;
+  time: { bounded: boolean; uncertaintyMs: number | null; wallClockBehind: boolean };
+  at: string;
+}
 
 /** Parses JSON and a schema; undefined when either fails. */
 export function parseJson<S extends z.ZodType>(schema: S, payload: Buffer): z.infer<S> | undefined {
