@@ -5,13 +5,17 @@
 import { createLogger, describeError } from '@keyway/shared';
 import { hubConfigFromEnv } from './config.js';
 import { Hub } from './hub.js';
+import { describeTarget } from './storage/postgres/index.js';
 
 const log = createLogger('hub.main');
 
 async function main(): Promise<void> {
-  const hub = new Hub(hubConfigFromEnv());
+  const config = hubConfigFromEnv();
+  const hub = new Hub(config);
   await hub.start();
-  log.info({ api: hub.httpUrl, mqtt: hub.mqttUrl }, 'Keyway hub ready');
+  // The storage profile, never the connection string (it may hold the database password).
+  const storage = config.postgres ? `postgres ${describeTarget(config.postgres.connectionString)}` : 'sqlite';
+  log.info({ api: hub.httpUrl, mqtt: hub.mqttUrl, storage }, 'Keyway hub ready');
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
