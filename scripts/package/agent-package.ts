@@ -14,7 +14,7 @@ export const REAL_AGENT_ENTRY = join(REPO_ROOT, 'scripts', 'package', 'agent-ent
 export const PROBE_ENTRY = join(REPO_ROOT, 'scripts', 'package', 'fixtures', 'agent-probe.ts');
 
 /** The controller files shipped in every tarball (unit, install/upgrade scripts, example config, docs). */
-const DEPLOY_FILES = ['keyway-agent.service', 'install.sh', 'agent.example.json', 'README-flashing.md'];
+const DEPLOY_FILES = ['keyway-agent.service', 'install.sh', 'agent.example.json'];
 
 export interface PackageOptions {
   targets: readonly Target[];
@@ -76,6 +76,8 @@ export async function packageAgent(opts: PackageOptions): Promise<PackagedTarget
       const src = join(REPO_ROOT, 'deploy', f);
       if (existsSync(src)) copyFileSync(src, join(folder, f));
     }
+    // The README's "Flashing a controller" section travels with the executable.
+    copyFileSync(join(REPO_ROOT, 'README.md'), join(folder, 'README.md'));
     if (existsSync(join(folder, 'install.sh'))) chmodSync(join(folder, 'install.sh'), 0o755);
     writeFileSync(join(folder, 'VERSION'), `${version} ${target} node-v${NODE_VERSION} entry=${entry.replace(REPO_ROOT, '')}\n`);
     const { tarball, sha256 } = await packFolder(folder);
