@@ -134,6 +134,15 @@ export class SqliteHubState implements HubStateStore {
     return Promise.resolve();
   }
 
+  /** Many presence changes in one transaction: a connect storm costs one fsync, not one per device. */
+  setDevicesOnline(changes: readonly { id: string; online: boolean; at: number }[]): Promise<void> {
+    const stmt = this.conn.prepare('UPDATE devices SET online = ?, last_seen_at = ? WHERE id = ?');
+    this.conn.transaction(() => {
+      for (const c of changes) stmt.run(c.online ? 1 : 0, c.at, c.id);
+    })();
+    return Promise.resolve();
+  }
+
   setDeviceReported(id: string, reported: Record<string, unknown>, at: number): Promise<void> {
     this.conn.prepare('UPDATE devices SET reported = ?, last_seen_at = ? WHERE id = ?').run(JSON.stringify(reported), at, id);
     return Promise.resolve();
