@@ -71,7 +71,8 @@ describe('when things fail around a delivery', () => {
     const done = await untilState(w, 'pin-1', 'completed', 30_000);
     expect(done.timeline.map((e: { step: string }) => e.step)).toEqual(expect.arrayContaining(['door open', 'completed']));
     const entries = await busTypes('keyway.device.KeypadEntry');
-    expect(entries.map((e) => e.result)).toEqual(['rejected', 'accepted']);
+    // Both PINs are checked concurrently (scrypt), so their events may land in either order.
+    expect(entries.map((e) => e.result).sort()).toEqual(['accepted', 'rejected']);
     const used = await busTypes('keyway.access.GrantUsed');
     expect(used.filter((u) => u.via === 'keypad')).toHaveLength(1);
     const doors = (await busTypes('keyway.device.DoorStateChanged')).filter((d) => Date.parse(d.at) >= done.createdAt);
