@@ -1,25 +1,6 @@
-/**
- * Time source shared by the simulator and the door controller. Structurally identical to the
- * agent's `Clock` (agent/src/hal/clock.ts) so one object can drive both sides of a test.
- */
-/** Whatever the clock's setTimeout returns; only ever handed back to its clearTimeout. */
-export type TimerHandle = object | number;
+import { systemClock, type Clock } from '@keyway/shared';
 
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): TimerHandle;
-  clearTimeout(handle: TimerHandle): void;
-}
-
-/**
- * Wall-clock time. Looks the timer functions up on every call (not at import) so vitest fake
- * timers installed after import still take effect.
- */
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
-  clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof globalThis.setTimeout>),
-};
+export { systemClock, type Clock, type TimerHandle } from '@keyway/shared';
 
 /**
  * A clock that runs `factor` times faster than the wall clock: a 12 s door travel takes
