@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { freePort, waitForPort } from '../support/ports.js';
 
 /** True when Debian's `mosquitto` package is installed. */
 export const hasMosquitto = spawnSync('mosquitto', ['-h']).error === undefined;
@@ -10,30 +10,6 @@ export const hasMosquitto = spawnSync('mosquitto', ['-h']).error === undefined;
 export interface RunningMosquitto {
   url: string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = createConnection({ port, host: '127.0.0.1' }, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > until) throw new Error(`mosquitto did not listen on ${port} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Starts mosquitto on an ephemeral 127.0.0.1 port with the given password and ACL file texts. */
@@ -55,11 +31,13 @@ export async function startMosquitto(dir: string, passwords: string, acl: string
     '',
   ].join('\n');
   writeFileSync(join(dir, 'mosquitto.conf'), conf);
-  const child: ChildProcess = spawn('mosquitto', ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn('mosquitto', ['-c', join(dir, 'mosquitto.conf')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   try {
-    await waitForPort(port, 5_000);
+    await waitForPort(port, 5_000, 'mosquitto');
   } catch (error) {
     child.kill('SIGKILL');
     throw new Error(`${(error as Error).message}: ${stderr}`);

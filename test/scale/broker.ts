@@ -5,13 +5,14 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { freePort, waitForPort } from '../support/ports.js';
 import { renderMosquittoAcl, renderMosquittoPasswords } from '@keyway/hub/gateway';
 
 export const mosquittoAvailable = spawnSync('mosquitto', ['-h']).error === undefined;
-export const MOSQUITTO_MISSING = 'mosquitto not found: install the Debian package `mosquitto` (apt-get install mosquitto)';
+export const MOSQUITTO_MISSING =
+  'mosquitto not found: install the Debian package `mosquitto` (apt-get install mosquitto)';
 
 export const HUB_USER = 'keyway-hub';
 export const HUB_PASSWORD = 'hub-service-secret';
@@ -26,36 +27,14 @@ export interface ScaleBroker {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = createConnection({ port, host: '127.0.0.1' }, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > until) throw new Error(`mosquitto did not listen on ${port} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 export async function startScaleBroker(dir: string): Promise<ScaleBroker> {
   const port = await freePort();
   const devices = new Map<string, string>();
   const write = (): void => {
     const list = [...devices].map(([id, token]) => ({ id, token }));
-    writeFileSync(join(dir, 'passwd'), renderMosquittoPasswords(list, { user: HUB_USER, password: HUB_PASSWORD }), { mode: 0o600 });
+    writeFileSync(join(dir, 'passwd'), renderMosquittoPasswords(list, { user: HUB_USER, password: HUB_PASSWORD }), {
+      mode: 0o600,
+    });
     // The hub user's `topic readwrite keyway/v1/d/#` also covers its `$share/keyway/keyway/v1/d/+/...` subscriptions:
     // mosquitto checks a shared subscription against the filter after the share name.
     writeFileSync(join(dir, 'acl'), renderMosquittoAcl(list, { hubUser: HUB_USER }), { mode: 0o600 });
@@ -81,7 +60,7 @@ export async function startScaleBroker(dir: string): Promise<ScaleBroker> {
     child = spawn('mosquitto', ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
     try {
-      await waitForPort(port, 5_000);
+      await waitForPort(port, 5_000, 'mosquitto');
     } catch (error) {
       child.kill('SIGKILL');
       throw new Error(`${(error as Error).message}: ${stderr}`);
