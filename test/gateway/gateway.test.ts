@@ -48,6 +48,25 @@ describe('device gateway (embedded broker)', () => {
     expect(hub.ofType('keyway.device.Heartbeat')).toHaveLength(12);
   });
 
+  it('stores but does not acknowledge a batch that does not follow what is acknowledged, so an earlier batch lost on another replica is never skipped', async () => {
+    const { client, acks } = await device('garage-1');
+    const withAcked = (seqs: number[], acked: number): string => JSON.stringify({ ...JSON.parse(batch('garage-1', seqs)), acked });
+    // The second batch arrives first, as it can with shared subscriptions: the device vouches only for 0.
+    await client.publishAsync('keyway/v1/d/garage-1/up/events', withAcked(range(11, 20), 0), { qos: 1 });
+    await waitFor(() => acks.length === 1, 5_000, 'the first ack');
+    expect(acks[0]).toMatchObject({ upTo: 0 });
+    await client.publishAsync('keyway/v1/d/garage-1/up/events', withAcked(range(1, 10), 0), { qos: 1 });
+    await waitFor(() => acks.length === 2, 5_000, 'the second ack');
+    expect(acks[1]).toMatchObject({ upTo: 10 });
+    // The device resends what was not acknowledged, now vouching for 10: acknowledged, and stored only once.
+    await client.publishAsync('keyway/v1/d/garage-1/up/events', withAcked(range(11, 20), 10), { qos: 1 });
+    await waitFor(() => acks.length === 3, 5_000, 'the third ack');
+    expect(acks[2]).toMatchObject({ upTo: 20 });
+    await waitFor(() => hub.ofType('keyway.device.Heartbeat').length >= 20, 5_000, 'delivery');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(hub.ofType('keyway.device.Heartbeat')).toHaveLength(20);
+  });
+
   it('refuses the CONNECT of an unknown device and of a wrong token, and raises UnauthorizedExchangeDetected', async () => {
     const token = await hub.provision('garage-1');
     await expect(connectDevice(hub.url, 'garage-404', token)).rejects.toThrow(/Not authorized|Bad username/i);

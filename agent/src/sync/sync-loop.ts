@@ -139,7 +139,10 @@ export class SyncLoop {
       const rows = this.outbox.readBatch(this.sentSeq, this.batchMaxEvents, this.batchMaxBytes);
       const last = rows[rows.length - 1];
       if (!last) return;
-      const payload = encodeBatch(this.options.deviceId, rows);
+      // With nothing in flight, every sequence before this batch is acknowledged or was dropped on purpose;
+      // otherwise only what the hub acknowledged is vouched for (see BatchMessage.acked).
+      const vouched = this.inFlight.length === 0 ? (rows[0]?.seq ?? 1) - 1 : this.ackedSeq;
+      const payload = encodeBatch(this.options.deviceId, rows, vouched);
       this.sentSeq = last.seq;
       this.highestSent = Math.max(this.highestSent, last.seq);
       this.inFlight.push({ toSeq: last.seq, sentAt: Date.now() });

@@ -121,7 +121,11 @@ export async function bridgeBatch(
   if (finalRejected.length > 0) {
     deps.log.warn({ deviceId, rejected: finalRejected }, 'device events refused for good');
   }
-  const upTo = Math.max(ackedSoFar, durableUpTo < batch.fromSeq ? ackedSoFar : durableUpTo);
+  // A batch that does not follow on from what is known to be acknowledged (an earlier batch may sit, unstored, on
+  // another replica) is stored but not acknowledged; the device resends it once the earlier one is acknowledged.
+  const follows = batch.acked === undefined || batch.fromSeq <= Math.max(ackedSoFar, batch.acked) + 1;
+  const upTo = !follows ? ackedSoFar : Math.max(ackedSoFar, durableUpTo < batch.fromSeq ? ackedSoFar : durableUpTo);
+  if (!follows) deps.log.info({ deviceId, fromSeq: batch.fromSeq, acked: batch.acked, ackedSoFar }, 'batch stored but not acknowledged: an earlier batch is not acknowledged yet');
   metrics.batches.inc({ result: transient ? 'partial' : 'acked' });
   return {
     v: WIRE_VERSION,

@@ -12,6 +12,12 @@ export const BatchMessage = z.object({
   deviceId: z.string(),
   fromSeq: z.number().int().nonnegative(),
   toSeq: z.number().int().nonnegative(),
+  /**
+   * The device vouches that every sequence up to `acked` is acknowledged by the hub or dropped on purpose. A hub
+   * acknowledges this batch only when `fromSeq` follows that (or what it acknowledged itself) directly: with shared
+   * subscriptions an earlier batch may be on another replica that has not stored it yet. Absent from old agents.
+   */
+  acked: z.number().int().nonnegative().optional(),
   events: z.array(z.object({ seq: z.number().int().nonnegative(), event: z.record(z.string(), z.unknown()) })),
 });
 export type BatchMessage = z.infer<typeof BatchMessage>;
