@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { EventEnvelope } from '@keyway/shared';
 import { Hub } from '@keyway/hub';
 import { startSimulatedSite } from './support/simulated-site.js';
+import { until } from './support/until.js';
 
 const t0 = Date.now();
 const clock = (): string => `${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s`;
@@ -65,13 +66,7 @@ async function main(): Promise<void> {
     if (!r.ok) throw new Error(`${method} ${route}: ${r.status} ${JSON.stringify(json)}`);
     return json;
   };
-  const until = async (what: string, probe: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> => {
-    const end = Date.now() + ms;
-    while (!(await probe())) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+
 
   console.log(`Keyway demo: hub at ${hub.httpUrl}, broker at ${hub.mqttUrl}, data in ${dir}\n`);
   const mqtt = new URL(hub.mqttUrl);

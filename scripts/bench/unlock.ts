@@ -10,17 +10,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Hub } from '@keyway/hub';
 import { startSimulatedSite } from '../support/simulated-site.js';
+import { until } from '../support/until.js';
 
 const { values } = parseArgs({ options: { samples: { type: 'string', default: '60' } } });
 const samples = Number(values.samples);
-
-async function until(what: string, probe: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await probe())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyway-bench-unlock-'));
 const hub = new Hub({ dataDir: path.join(dir, 'hub'), http: { host: '127.0.0.1', port: 0 }, mqtt: { kind: 'embedded', host: '127.0.0.1', port: 0 } });
@@ -52,7 +45,7 @@ for (let i = 0; i < samples; i++) {
   pulseAt = 0;
   const start = performance.now();
   await post(`/v1/deliveries/${id}/unlock`);
-  await until('the relay pulse', () => pulseAt !== 0, 10_000);
+  await until('the relay pulse', () => pulseAt !== 0, 10_000, 1);
   latencies.push(pulseAt - start);
   await until('the door open', () => door.position === 1 && !site.door.isBusy);
   door.pressWallButton();

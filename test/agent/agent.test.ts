@@ -4,16 +4,9 @@ import { generateHubKeyPair, hashPin, signCommand, signGrant, type CommandClaims
 import { HubAckResponder } from '../../agent/src/sync/test-support/hub-responder.js';
 import { startAgentHarness, type AgentHarness } from './support/agent-harness.js';
 import { startAedes, type TestBroker } from './support/brokers.js';
+import { waitUntil as until } from '../../scripts/support/until.js';
 
 const hub = generateHubKeyPair();
-
-async function until(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('the agent against a real broker and a simulated garage', () => {
   let broker: TestBroker;

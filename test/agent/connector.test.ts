@@ -6,6 +6,7 @@ import { AwsIotConnector } from '../../agent/src/sync/aws-iot-connector.js';
 import { mosquittoPath, startAedes, startMosquitto, type TestBroker } from './support/brokers.js';
 import { NetworkCut } from './support/proxy.js';
 import { makeThrowawayPki, mutualTlsListenerLines, opensslAvailable, type ThrowawayPki } from './support/tls.js';
+import { waitUntil } from '../../scripts/support/until.js';
 
 interface SuiteTarget {
   startBroker(): Promise<TestBroker>;
@@ -44,14 +45,6 @@ function connectorSuite(title: string, target: SuiteTarget): void {
       return { connector, statuses, proxy, b };
     }
 
-    async function until(predicate: () => boolean, timeoutMs = 8_000): Promise<void> {
-      const deadline = Date.now() + timeoutMs;
-      while (!predicate()) {
-        if (Date.now() > deadline) throw new Error('condition not met in time');
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
-
     async function peer(b: TestBroker): Promise<mqtt.MqttClient> {
       const client = await mqtt.connectAsync(target.peerUrl(b), { reconnectPeriod: 0, ...target.peerOptions() });
       cleanups.push(() => client.endAsync());
@@ -63,14 +56,14 @@ function connectorSuite(title: string, target: SuiteTarget): void {
       const got: string[] = [];
       await connector.subscribe('keyway/v1/d/garage-1/down/#', (topic, payload) => got.push(`${topic}=${payload.toString()}`));
       await connector.start();
-      await until(() => connector.connected);
+      await waitUntil(() => connector.connected);
       const hub = await peer(b);
       const upstream: string[] = [];
       hub.on('message', (_t, p) => upstream.push(p.toString()));
       await hub.subscribeAsync('keyway/v1/d/garage-1/up/events', { qos: 1 });
       await hub.publishAsync('keyway/v1/d/garage-1/down/ack', 'hello', { qos: 1 });
       await connector.publish('keyway/v1/d/garage-1/up/events', 'batch-1', { qos: 1 });
-      await until(() => got.length === 1 && upstream.length === 1);
+      await waitUntil(() => got.length === 1 && upstream.length === 1);
       expect(got).toEqual(['keyway/v1/d/garage-1/down/ack=hello']);
       expect(upstream).toEqual(['batch-1']);
     });
@@ -87,30 +80,30 @@ function connectorSuite(title: string, target: SuiteTarget): void {
       const got: string[] = [];
       await connector.subscribe('keyway/v1/d/garage-1/down/cmd', (_t, p) => got.push(p.toString()));
       await connector.start();
-      await until(() => connector.connected);
+      await waitUntil(() => connector.connected);
       await proxy.cut();
-      await until(() => statuses.filter((s) => s.type === 'reconnecting').length >= 3);
+      await waitUntil(() => statuses.filter((s) => s.type === 'reconnecting').length >= 3);
       const delays = statuses.flatMap((s) => (s.type === 'reconnecting' ? [s.delayMs] : []));
       expect(delays[0]).toBeLessThanOrEqual(backoff.baseMs);
       expect(Math.max(...delays)).toBeGreaterThan(delays[0]!);
       expect(Math.max(...delays)).toBeLessThanOrEqual(backoff.capMs);
       await proxy.restore();
-      await until(() => connector.connected);
+      await waitUntil(() => connector.connected);
       const hub = await peer(b);
       await hub.publishAsync('keyway/v1/d/garage-1/down/cmd', 'after-reconnect', { qos: 1 });
-      await until(() => got.includes('after-reconnect'));
+      await waitUntil(() => got.includes('after-reconnect'));
     });
 
     it('when the device vanishes without disconnecting, the broker publishes its retained offline Last Will', async () => {
       const { connector, proxy, b } = await setup();
       await connector.start();
-      await until(() => connector.connected);
+      await waitUntil(() => connector.connected);
       await proxy.cut();
       const watcher = await peer(b);
       const status: string[] = [];
       watcher.on('message', (_t, p) => status.push(p.toString()));
       await watcher.subscribeAsync('keyway/v1/d/garage-1/status', { qos: 1 });
-      await until(() => status.length > 0);
+      await waitUntil(() => status.length > 0);
       expect(JSON.parse(status[0]!)).toMatchObject({ online: false });
     });
   });

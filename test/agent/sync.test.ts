@@ -7,16 +7,9 @@ import { Outbox, openAgentDatabase, type AgentDatabase } from '@keyway/agent/out
 import { MqttConnector, SyncLoop } from '@keyway/agent/sync';
 import { HubAckResponder } from '../../agent/src/sync/test-support/hub-responder.js';
 import { startAedes, type TestBroker } from './support/brokers.js';
+import { waitUntil as until } from '../../scripts/support/until.js';
 
 const at = '2026-11-28T10:00:00.000Z';
-
-async function until(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function assertDeliveredOnceInOrder(responder: HubAckResponder, deviceId: string, firstSeq: number, lastSeq: number): void {
   const got = responder.received.get(deviceId) ?? [];

@@ -6,6 +6,9 @@ import { verifyWebhookSignature } from '@keyway/hub/bus';
 import type { HubConfig } from '@keyway/hub';
 import { startSimulatedSite, type SimulatedSite } from '../../scripts/support/simulated-site.js';
 import { startTestHub, type TestHub } from '../hub/start-hub.js';
+import { until } from '../../scripts/support/until.js';
+
+export { until };
 
 export interface Notification {
   kind: string;
@@ -25,16 +28,6 @@ export interface World {
 }
 
 export const E2E_TIMINGS = { openTimeoutMs: 15_000, closeTimeoutMs: 10_000, leftOpenMs: 120_000, maxCloseAttempts: 2 };
-
-export async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** A hub (embedded broker, SQLite), one simulated garage running the real agent, and a customer webhook receiver. */
 export async function startWorld(overrides: Partial<HubConfig> = {}): Promise<World> {

@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { mosquittoConf } from '../support/mosquitto-conf.js';
 import { freePort, waitForPort } from '../support/ports.js';
 
 /** True when Debian's `mosquitto` package is installed. */
@@ -17,19 +17,7 @@ export async function startMosquitto(dir: string, passwords: string, acl: string
   const port = await freePort();
   writeFileSync(join(dir, 'passwd'), passwords, { mode: 0o600 });
   writeFileSync(join(dir, 'acl'), acl, { mode: 0o600 });
-  const conf = [
-    `listener ${port} 127.0.0.1`,
-    'allow_anonymous false',
-    `password_file ${join(dir, 'passwd')}`,
-    `acl_file ${join(dir, 'acl')}`,
-    // Run as ourselves: as root mosquitto would switch to the "mosquitto" user, who cannot read our temp folder.
-    `user ${userInfo().username}`,
-    'persistence false',
-    'log_dest stderr',
-    'log_type error',
-    'log_type warning',
-    '',
-  ].join('\n');
+  const conf = mosquittoConf(dir, port);
   writeFileSync(join(dir, 'mosquitto.conf'), conf);
   const child: ChildProcess = spawn('mosquitto', ['-c', join(dir, 'mosquitto.conf')], {
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { SerialKeypad, type KeypadEvents } from '@keyway/agent/keypad';
 import { hasSocat, SimSerialKeypad } from '@keyway/hardware-sim';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitUntil as until } from '../../scripts/support/until.js';
 
 // Needs the Debian package `socat` (real pseudo-terminals); CI installs it.
 const socat = hasSocat();
@@ -21,13 +22,6 @@ function next<K extends keyof KeypadEvents>(keypad: SerialKeypad, event: K, time
       resolve(payload);
     });
   });
-}
-
-async function until(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
-  for (const start = Date.now(); !predicate(); ) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe.skipIf(!socat)('serial keypad over a real pty', () => {

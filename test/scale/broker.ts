@@ -5,8 +5,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { mosquittoConf } from '../support/mosquitto-conf.js';
 import { freePort, waitForPort } from '../support/ports.js';
 import { renderMosquittoAcl, renderMosquittoPasswords } from '@keyway/hub/gateway';
 
@@ -40,19 +40,7 @@ export async function startScaleBroker(dir: string): Promise<ScaleBroker> {
     writeFileSync(join(dir, 'acl'), renderMosquittoAcl(list, { hubUser: HUB_USER }), { mode: 0o600 });
   };
   write();
-  const conf = [
-    `listener ${port} 127.0.0.1`,
-    'allow_anonymous false',
-    `password_file ${join(dir, 'passwd')}`,
-    `acl_file ${join(dir, 'acl')}`,
-    // As root mosquitto would switch to the `mosquitto` user, who cannot read the temp folder.
-    `user ${userInfo().username}`,
-    'persistence false',
-    'log_dest stderr',
-    'log_type error',
-    'log_type warning',
-    '',
-  ].join('\n');
+  const conf = mosquittoConf(dir, port);
   writeFileSync(join(dir, 'mosquitto.conf'), conf);
   let child: ChildProcess;
   let stderr = '';

@@ -10,6 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Hub, type HubConfig } from '@keyway/hub';
 import { HUB_PASSWORD, HUB_USER } from './broker.js';
+import { until } from '../../scripts/support/until.js';
+
+export { until };
 
 export interface ClusterSecrets {
   adminKey: string;
@@ -140,12 +143,3 @@ export async function spawnReplica(o: ReplicaOptions): Promise<ProcessReplica> {
   };
 }
 
-export async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

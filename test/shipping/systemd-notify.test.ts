@@ -4,16 +4,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SystemdNotifier } from '../../scripts/package/systemd-notify.js';
 import { canReceiveNotify, startNotifyReceiver, type NotifyReceiver } from './support/notify-socket.js';
+import { waitUntil as until } from '../../scripts/support/until.js';
 
 if (!canReceiveNotify) console.log('skipping the systemd notify tests: install the Debian packages python3 and systemd');
-
-async function until(predicate: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe.skipIf(!canReceiveNotify)('systemd readiness and watchdog notifications', () => {
   let dir: string;
