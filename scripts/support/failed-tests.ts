@@ -1,0 +1,57 @@
+/**
+ * Prints the failed tests of a vitest JSON report (file, name, error and the stack frames in Keyway's
+ * own files), so a CI log ends with what failed and why.
+ * Usage: tsx scripts/support/failed-tests.ts <results.json>
+ */
+import { existsSync, readFileSync } from 'node:fs';
+
+interface TestResult {
+  fullName: string;
+  status: string;
+  duration?: number;
+  failureMessages?: string[];
+}
+interface FileResult {
+  name: string;
+  status: string;
+  message?: string;
+  assertionResults?: TestResult[];
+}
+interface Report {
+  numTotalTests?: number;
+  numPassedTests?: number;
+  testResults?: FileResult[];
+}
+
+/** The message and the stack frames in Keyway's own files (library frames say little). */
+function brief(message: string): string {
+  const ours = message
+    .split('\n')
+    .filter((line) => !/^\s*at /.test(line) || !/node_modules|node:internal|<anonymous>/.test(line));
+  return ours.slice(0, 14).join('\n  ');
+}
+
+const file = process.argv[2];
+if (!file || !existsSync(file)) {
+  console.log(`no test results at ${file ?? '(no path given)'}: the test run ended before writing them`);
+} else {
+  const report = JSON.parse(readFileSync(file, 'utf8')) as Report;
+  const root = `${process.cwd()}/`;
+  let failed = 0;
+  for (const suite of report.testResults ?? []) {
+    const name = suite.name.replace(root, '');
+    const tests = suite.assertionResults ?? [];
+    // A file can fail with no failed test: an error in a hook, at import, or an unhandled rejection.
+    if (suite.status === 'failed' && tests.every((t) => t.status !== 'failed')) {
+      failed++;
+      console.log(`FAILED FILE ${name}\n  ${brief(suite.message ?? '(no message)')}`);
+    }
+    for (const t of tests) {
+      if (t.status !== 'failed') continue;
+      failed++;
+      console.log(`FAILED ${name} > ${t.fullName} (${Math.round(t.duration ?? 0)} ms)`);
+      for (const m of t.failureMessages ?? []) console.log(`  ${brief(m)}`);
+    }
+  }
+  console.log(`${failed} failed; ${report.numPassedTests ?? '?'} of ${report.numTotalTests ?? '?'} tests passed`);
+}
