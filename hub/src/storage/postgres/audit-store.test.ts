@@ -9,14 +9,22 @@ const available = postgresAvailable();
 // Needs the Debian package `postgresql` (server binaries under /usr/lib/postgresql/*/bin).
 if (!available) console.warn(`skipping the PostgreSQL audit store tests: ${POSTGRES_MISSING}`);
 
-describe.skipIf(!available)('PostgreSQL registry audit chain', () => {
+describe.skipIf(!available)('PostgreSQL registry audit chain', { timeout: 60_000 }, () => {
   let server: PostgresServer;
   let database = '';
   let n = 0;
   const open: PostgresAuditStore[] = [];
 
   async function store(schema: string): Promise<PostgresAuditStore> {
-    const s = new PostgresAuditStore({ connectionString: database, schema, poolSize: 2 });
+    // These tests are about the chain, not time limits: a CI machine busy with fsyncs from other
+    // suites must not turn a slow commit into a TIMEOUT here.
+    const s = new PostgresAuditStore({
+      connectionString: database,
+      schema,
+      poolSize: 2,
+      statementTimeoutMs: 30_000,
+      connectTimeoutMs: 30_000,
+    });
     open.push(s);
     await s.init();
     return s;
