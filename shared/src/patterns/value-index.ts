@@ -9,7 +9,10 @@ export interface IndexTarget {
   mark: number;
 }
 
-/** One plain anything-but alternative; `excluded` is set to the lookup's stamp when its list holds the value. */
+/**
+ * One anything-but alternative (plain, prefix, suffix or equals-ignore-case); `excluded` is set to
+ * the lookup's stamp when the value is one it excludes.
+ */
 interface ExclusionEntry<T> {
   readonly target: T;
   excluded: number;
@@ -25,14 +28,21 @@ interface TrieNode<V> {
   readonly next: Map<number, TrieNode<V>>;
 }
 
+/** Up to this many keys, comparing each key beats walking a trie (one Map lookup per character). */
+const AFFIX_SCAN_LIMIT = 8;
+
 /**
- * Prefixes (or suffixes, read backwards) in a character trie below their common head, so a lookup
- * is one startsWith/endsWith plus a few small-integer Map steps, with no string slicing or hashing.
+ * Prefixes (or suffixes, read backwards): few keys are compared one by one, cheapest test first;
+ * many go in a character trie below their common head, so a lookup is one startsWith/endsWith
+ * plus a few small-integer Map steps, with no string slicing or hashing.
  */
 class AffixTable<V> {
   readonly map = new Map<string, V[]>();
   private common = '';
   private root: TrieNode<V> | null = null;
+  // The scanned form: keys and their lists, by index.
+  private keys: string[] = [];
+  private lists: V[][] = [];
 
   constructor(private readonly fromEnd: boolean) {}
 
@@ -42,18 +52,20 @@ class AffixTable<V> {
     else this.map.set(key, [v]);
   }
 
-  /** Builds the trie; returns this. */
+  /** Builds the lookup structure; returns this. */
   sealed(): this {
-    this.seal();
+    if (this.map.size <= AFFIX_SCAN_LIMIT) {
+      this.keys = [...this.map.keys()];
+      this.lists = [...this.map.values()];
+      this.root = null;
+    } else {
+      this.seal();
+    }
     return this;
   }
 
   private seal(): void {
     const keys = [...this.map.keys()];
-    if (keys.length === 0) {
-      this.root = null;
-      return;
-    }
     let common = keys[0] ?? '';
     for (const k of keys) {
       let n = 0;
@@ -87,7 +99,7 @@ class AffixTable<V> {
   /** Writes the lists stored under every prefix (or suffix) of text into `into` from 0; returns how many. */
   collect(text: string, into: V[][]): number {
     const root = this.root;
-    if (root === null) return 0;
+    if (root === null) return this.fromEnd ? this.scanSuffixes(text, into) : this.scanPrefixes(text, into);
     if (this.fromEnd ? !text.endsWith(this.common) : !text.startsWith(this.common)) return 0;
     let count = 0;
     if (root.values !== undefined) into[count++] = root.values;
@@ -97,6 +109,33 @@ class AffixTable<V> {
       node = node.next.get(this.fromEnd ? text.charCodeAt(last - i) : text.charCodeAt(i));
       if (node === undefined) break;
       if (node.values !== undefined) into[count++] = node.values;
+    }
+    return count;
+  }
+
+  // Keys sharing a long head mostly differ at their end, so the key's last character is compared
+  // first: a mismatch there rejects the key without comparing the whole head.
+  private scanPrefixes(text: string, into: V[][]): number {
+    const keys = this.keys;
+    let count = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      const n = key.length;
+      if (n > text.length || (n > 0 && text.charCodeAt(n - 1) !== key.charCodeAt(n - 1))) continue;
+      if (text.startsWith(key)) into[count++] = this.lists[i] as V[];
+    }
+    return count;
+  }
+
+  private scanSuffixes(text: string, into: V[][]): number {
+    const keys = this.keys;
+    const offset = text.length;
+    let count = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      const n = key.length;
+      if (n > offset || (n > 0 && text.charCodeAt(offset - n) !== key.charCodeAt(0))) continue;
+      if (text.endsWith(key)) into[count++] = this.lists[i] as V[];
     }
     return count;
   }
@@ -119,6 +158,39 @@ const EMPTY_INTERVALS = new IntervalIndex<never>([]);
 // Scratch for affix lookups, shared by all indexes: a lookup never runs inside another.
 const AFFIX_SCRATCH: unknown[][] = [];
 
+type WildcardForm = 'exact' | 'prefix' | 'suffix' | 'other';
+
+/**
+ * Most wildcards have no star ("abc"), one at the end ("abc*") or one at the start ("*abc"):
+ * those are an exact value, a prefix and a suffix, looked up in tables without running the regex.
+ */
+function wildcardForm(source: string): WildcardForm {
+  let stars = 0;
+  let first = -1;
+  let last = -1;
+  for (let i = 0; i < source.length; i++) {
+    const ch = source[i];
+    if (ch === '\\') i++;
+    else if (ch === '*') {
+      stars++;
+      if (first === -1) first = i;
+      last = i;
+    }
+  }
+  if (stars === 0) return 'exact';
+  if (stars > 1) return 'other';
+  if (last === source.length - 1) return 'prefix';
+  return first === 0 ? 'suffix' : 'other';
+}
+
+// What a lookup must consult, chosen at rebuild from the tables in use: most indexes hold one kind
+// of condition only, and a lookup through them skips every table they do not have.
+const MODE_EXACT = 0;
+const MODE_NUMERIC = 1;
+const MODE_EXCLUSION = 2;
+const MODE_PREFIX = 3;
+const MODE_GENERAL = 4;
+
 /** Appends t under key; a target's alternatives are added together, so a repeat is always the last item. */
 function push<K, T>(map: Map<K, T[]>, key: K, t: T): void {
   const list = map.get(key);
@@ -128,10 +200,11 @@ function push<K, T>(map: Map<K, T[]>, key: K, t: T): void {
 
 /**
  * All alternatives of all fields leaving one automaton state on one path, compiled into lookup
- * tables: exact values through Maps, prefixes/suffixes through per-length Maps, numeric ranges
- * through an interval tree, wildcards bucketed by their literal head or tail, plain anything-but
- * lists through per-value exclusion lists. Only anything-but with prefix/suffix/case/wildcard and
- * wildcards without a literal head or tail are tested one by one.
+ * tables: exact values through Maps, prefixes/suffixes through character tries, numeric ranges
+ * through an interval index, wildcards as exact/prefix/suffix when their stars allow it and
+ * otherwise bucketed by their literal head or tail, anything-but (plain, prefix, suffix,
+ * equals-ignore-case) as "all except those whose exclusions hold the value". Only anything-but
+ * wildcards and wildcards without a literal head or tail are tested one by one.
  * Built lazily: adding or removing entries marks it stale and the next lookup rebuilds it.
  */
 export class ValueIndex<T extends IndexTarget> {
@@ -140,6 +213,7 @@ export class ValueIndex<T extends IndexTarget> {
   private entries: Entry<T>[] = [];
   private stale = true;
   private stamp = 0;
+  private mode = MODE_EXACT;
 
   // Tables a path does not use point at shared empty ones: an index costs memory (and cache lines
   // on the hot path) only for the kinds of condition it really holds.
@@ -155,16 +229,17 @@ export class ValueIndex<T extends IndexTarget> {
   private foldedSuffixes: AffixTable<T> = EMPTY_AFFIX;
   private wildcardHeads: AffixTable<Entry<T>> = EMPTY_AFFIX;
   private wildcardTails: AffixTable<Entry<T>> = EMPTY_AFFIX;
-  // anything-but over plain values: every such alternative, and per excluded value those excluding it.
-  private anythingBut: readonly ExclusionEntry<T>[] = EMPTY_LIST;
+  // anything-but: every such alternative, and per excluded value (or prefix, suffix, folded value) those excluding it.
+  private exclusions: readonly ExclusionEntry<T>[] = EMPTY_LIST;
   private excludedByString: ReadonlyMap<string, ExclusionEntry<T>[]> = EMPTY_MAP;
   private excludedByNumber: ReadonlyMap<number, ExclusionEntry<T>[]> = EMPTY_MAP;
+  private excludedFolded: ReadonlyMap<string, ExclusionEntry<T>[]> = EMPTY_MAP;
+  private excludedPrefixes: AffixTable<ExclusionEntry<T>> = EMPTY_AFFIX;
+  private excludedSuffixes: AffixTable<ExclusionEntry<T>> = EMPTY_AFFIX;
   private scanned: readonly Entry<T>[] = EMPTY_LIST;
   private any: readonly T[] = EMPTY_LIST;
   private intervals: IntervalIndex<T> = EMPTY_INTERVALS;
   private hasIntervals = false;
-  private exactStringsOnly = false;
-  private numericOnly = false;
   private needsIp = false;
   private needsFold = false;
 
@@ -194,6 +269,9 @@ export class ValueIndex<T extends IndexTarget> {
     const foldedExact = new Lazy(() => new Map<string, T[]>());
     const excludedByString = new Lazy(() => new Map<string, ExclusionEntry<T>[]>());
     const excludedByNumber = new Lazy(() => new Map<number, ExclusionEntry<T>[]>());
+    const excludedFolded = new Lazy(() => new Map<string, ExclusionEntry<T>[]>());
+    const excludedPrefixes = new Lazy(() => new AffixTable<ExclusionEntry<T>>(false));
+    const excludedSuffixes = new Lazy(() => new AffixTable<ExclusionEntry<T>>(true));
     const prefixes = new Lazy(() => new AffixTable<T>(false));
     const suffixes = new Lazy(() => new AffixTable<T>(true));
     const foldedPrefixes = new Lazy(() => new AffixTable<T>(false));
@@ -201,7 +279,7 @@ export class ValueIndex<T extends IndexTarget> {
     const wildcardHeads = new Lazy(() => new AffixTable<Entry<T>>(false));
     const wildcardTails = new Lazy(() => new AffixTable<Entry<T>>(true));
     const ipRanges: Entry<T>[] = [];
-    const anythingBut: ExclusionEntry<T>[] = [];
+    const exclusions: ExclusionEntry<T>[] = [];
     const scanned: Entry<T>[] = [];
     const any: T[] = [];
     const ranges: NumericInterval<T>[] = [];
@@ -232,9 +310,22 @@ export class ValueIndex<T extends IndexTarget> {
           (m.ignoreCase ? foldedSuffixes : suffixes).get().add(m.value, t);
           break;
         case 'wildcard':
-          if (m.literalPrefix !== '') wildcardHeads.get().add(m.literalPrefix, e);
-          else if (m.literalSuffix !== '') wildcardTails.get().add(m.literalSuffix, e);
-          else scanned.push(e);
+          switch (wildcardForm(m.source)) {
+            case 'exact':
+              push(strings.get(), m.literalPrefix, t);
+              break;
+            case 'prefix':
+              prefixes.get().add(m.literalPrefix, t);
+              break;
+            case 'suffix':
+              suffixes.get().add(m.literalSuffix, t);
+              break;
+            case 'other':
+              if (m.literalPrefix !== '') wildcardHeads.get().add(m.literalPrefix, e);
+              else if (m.literalSuffix !== '') wildcardTails.get().add(m.literalSuffix, e);
+              else scanned.push(e);
+              break;
+          }
           break;
         case 'numeric':
           ranges.push({ lo: m.lo, loOpen: m.loOpen, hi: m.hi, hiOpen: m.hiOpen, target: t });
@@ -246,14 +337,29 @@ export class ValueIndex<T extends IndexTarget> {
           break;
         case 'anything-but': {
           const entry: ExclusionEntry<T> = { target: t, excluded: 0 };
-          anythingBut.push(entry);
+          exclusions.push(entry);
           for (const v of m.strings) push(excludedByString.get(), v, entry);
           for (const v of m.numbers) push(excludedByNumber.get(), v, entry);
           break;
         }
-        case 'anything-but-prefix':
-        case 'anything-but-suffix':
-        case 'anything-but-ignore-case':
+        case 'anything-but-prefix': {
+          const entry: ExclusionEntry<T> = { target: t, excluded: 0 };
+          exclusions.push(entry);
+          for (const v of m.values) excludedPrefixes.get().add(v, entry);
+          break;
+        }
+        case 'anything-but-suffix': {
+          const entry: ExclusionEntry<T> = { target: t, excluded: 0 };
+          exclusions.push(entry);
+          for (const v of m.values) excludedSuffixes.get().add(v, entry);
+          break;
+        }
+        case 'anything-but-ignore-case': {
+          const entry: ExclusionEntry<T> = { target: t, excluded: 0 };
+          exclusions.push(entry);
+          for (const v of m.values) push(excludedFolded.get(), v, entry);
+          break;
+        }
         case 'anything-but-wildcard':
           scanned.push(e);
           break;
@@ -266,6 +372,9 @@ export class ValueIndex<T extends IndexTarget> {
     this.foldedExact = foldedExact.value ?? EMPTY_MAP;
     this.excludedByString = excludedByString.value ?? EMPTY_MAP;
     this.excludedByNumber = excludedByNumber.value ?? EMPTY_MAP;
+    this.excludedFolded = excludedFolded.value ?? EMPTY_MAP;
+    this.excludedPrefixes = excludedPrefixes.value?.sealed() ?? EMPTY_AFFIX;
+    this.excludedSuffixes = excludedSuffixes.value?.sealed() ?? EMPTY_AFFIX;
     this.prefixes = prefixes.value?.sealed() ?? EMPTY_AFFIX;
     this.suffixes = suffixes.value?.sealed() ?? EMPTY_AFFIX;
     this.foldedPrefixes = foldedPrefixes.value?.sealed() ?? EMPTY_AFFIX;
@@ -273,17 +382,27 @@ export class ValueIndex<T extends IndexTarget> {
     this.wildcardHeads = wildcardHeads.value?.sealed() ?? EMPTY_AFFIX;
     this.wildcardTails = wildcardTails.value?.sealed() ?? EMPTY_AFFIX;
     this.ipRanges = ipRanges.length > 0 ? ipRanges : EMPTY_LIST;
-    this.anythingBut = anythingBut.length > 0 ? anythingBut : EMPTY_LIST;
+    this.exclusions = exclusions.length > 0 ? exclusions : EMPTY_LIST;
     this.scanned = scanned.length > 0 ? scanned : EMPTY_LIST;
     this.any = any.length > 0 ? any : EMPTY_LIST;
     this.intervals = ranges.length > 0 ? new IntervalIndex(ranges) : EMPTY_INTERVALS;
     this.hasIntervals = ranges.length > 0;
     this.needsIp = this.ipExact.size > 0 || this.ipRanges.length > 0;
-    // The most common tables by far: exact strings only (event types, states, names), and
-    // numeric conditions only (thresholds); both get a short path through lookup().
-    this.exactStringsOnly = this.entries.every((e) => e.matcher.kind === 'exact-string');
-    this.numericOnly = this.entries.every((e) => e.matcher.kind === 'numeric' || e.matcher.kind === 'exact-number');
     this.needsFold = foldedExact.value !== undefined || foldedPrefixes.value !== undefined || foldedSuffixes.value !== undefined;
+    // Which tables are in use decides the lookup's path (see the MODE_ constants).
+    const others =
+      literals.value !== undefined || this.needsIp || this.needsFold || suffixes.value !== undefined ||
+      wildcardHeads.value !== undefined || wildcardTails.value !== undefined || scanned.length > 0 || any.length > 0;
+    const hasStrings = strings.value !== undefined;
+    const hasNumeric = numbers.value !== undefined || ranges.length > 0;
+    const hasExclusions = exclusions.length > 0;
+    const hasPrefixes = prefixes.value !== undefined;
+    const kinds = Number(hasStrings) + Number(hasNumeric) + Number(hasExclusions) + Number(hasPrefixes) + Number(others);
+    if (kinds === 0 || (kinds === 1 && hasStrings)) this.mode = MODE_EXACT;
+    else if (kinds === 1 && hasNumeric) this.mode = MODE_NUMERIC;
+    else if (kinds === 1 && hasExclusions) this.mode = MODE_EXCLUSION;
+    else if (kinds === 1 && hasPrefixes) this.mode = MODE_PREFIX;
+    else this.mode = MODE_GENERAL;
     this.stale = false;
   }
 
@@ -310,7 +429,6 @@ export class ValueIndex<T extends IndexTarget> {
     }
   }
 
-
   private hitAffixes(table: AffixTable<T>, text: string, out: T[]): void {
     const lists = AFFIX_SCRATCH as T[][];
     const count = table.collect(text, lists);
@@ -323,13 +441,30 @@ export class ValueIndex<T extends IndexTarget> {
     for (let i = 0; i < count; i++) this.verifyAll(lists[i] as Entry<T>[], text, out);
   }
 
-  /** Every plain anything-but target except those whose list holds this very value. */
-  private hitAnythingBut(value: LeafValue, out: T[]): void {
+  private exclude(list: readonly ExclusionEntry<T>[] | undefined): void {
+    if (list === undefined) return;
     const stamp = this.stamp;
-    const excluded =
-      typeof value === 'string' ? this.excludedByString.get(value) : typeof value === 'number' ? this.excludedByNumber.get(value) : undefined;
-    if (excluded !== undefined) for (let i = 0; i < excluded.length; i++) (excluded[i] as ExclusionEntry<T>).excluded = stamp;
-    const all = this.anythingBut;
+    for (let i = 0; i < list.length; i++) (list[i] as ExclusionEntry<T>).excluded = stamp;
+  }
+
+  private excludeAffixes(table: AffixTable<ExclusionEntry<T>>, text: string): void {
+    const lists = AFFIX_SCRATCH as ExclusionEntry<T>[][];
+    const count = table.collect(text, lists);
+    for (let i = 0; i < count; i++) this.exclude(lists[i]);
+  }
+
+  /** Every anything-but target except those whose exclusions hold this very value. */
+  private hitExclusions(value: LeafValue, out: T[]): void {
+    const stamp = this.stamp;
+    if (typeof value === 'string') {
+      this.exclude(this.excludedByString.get(value));
+      if (this.excludedPrefixes !== EMPTY_AFFIX) this.excludeAffixes(this.excludedPrefixes, value);
+      if (this.excludedSuffixes !== EMPTY_AFFIX) this.excludeAffixes(this.excludedSuffixes, value);
+      if (this.excludedFolded.size > 0) this.exclude(this.excludedFolded.get(foldCase(value)));
+    } else if (typeof value === 'number') {
+      this.exclude(this.excludedByNumber.get(value));
+    }
+    const all = this.exclusions;
     for (let i = 0; i < all.length; i++) {
       const entry = all[i] as ExclusionEntry<T>;
       const t = entry.target;
@@ -350,21 +485,41 @@ export class ValueIndex<T extends IndexTarget> {
    */
   lookup(value: LeafValue, out: T[], top: number): number {
     if (this.stale) this.rebuild();
-    if (this.exactStringsOnly) {
-      // Distinct targets per key already, so no dedupe stamp is needed.
-      const list = typeof value === 'string' ? this.strings.get(value) : undefined;
-      if (list === undefined) return top;
-      let at = top;
-      for (let i = 0; i < list.length; i++) out[at++] = list[i] as T;
-      return at;
+    switch (this.mode) {
+      case MODE_EXACT: {
+        // Distinct targets per key already, so no dedupe stamp is needed.
+        const list = typeof value === 'string' ? this.strings.get(value) : undefined;
+        if (list === undefined) return top;
+        let at = top;
+        for (let i = 0; i < list.length; i++) out[at++] = list[i] as T;
+        return at;
+      }
+      case MODE_NUMERIC: {
+        if (typeof value !== 'number') return top;
+        this.top = top;
+        const stamp = ++this.stamp;
+        this.hitAll(this.numbers.get(value), out);
+        return this.hasIntervals ? this.intervals.query(value, out, stamp, this.top) : this.top;
+      }
+      case MODE_EXCLUSION:
+        this.top = top;
+        this.stamp++;
+        this.hitExclusions(value, out);
+        return this.top;
+      case MODE_PREFIX:
+        if (typeof value !== 'string') return top;
+        this.top = top;
+        this.stamp++;
+        this.hitAffixes(this.prefixes, value, out);
+        return this.top;
+      default:
+        return this.lookupGeneral(value, out, top);
     }
+  }
+
+  private lookupGeneral(value: LeafValue, out: T[], top: number): number {
     this.top = top;
     const stamp = ++this.stamp;
-    if (this.numericOnly) {
-      if (typeof value !== 'number') return top;
-      this.hitAll(this.numbers.get(value), out);
-      return this.hasIntervals ? this.intervals.query(value, out, stamp, this.top) : this.top;
-    }
     if (typeof value === 'string') {
       this.hitAll(this.strings.get(value), out);
       this.hitAffixes(this.prefixes, value, out);
@@ -396,7 +551,7 @@ export class ValueIndex<T extends IndexTarget> {
     } else {
       this.hitAll(this.literals.get(value), out);
     }
-    if (this.anythingBut.length > 0) this.hitAnythingBut(value, out);
+    if (this.exclusions.length > 0) this.hitExclusions(value, out);
     if (this.scanned.length > 0) this.verifyAll(this.scanned, value, out);
     this.hitAll(this.any, out);
     return this.top;
