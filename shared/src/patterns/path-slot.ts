@@ -13,6 +13,42 @@ export const Resolved = {
 } as const;
 export type Resolved = (typeof Resolved)[keyof typeof Resolved];
 
+/** What a compiled reader returns when the path needs the general walk (arrays, dotted keys). */
+const NEEDS_WALK = 3;
+
+/** Resolves one path in an event: Resolved.Absent, Resolved.Single (with slot.single set) or NEEDS_WALK. */
+type Reader = (slot: PathSlot, event: unknown) => number;
+
+/**
+ * Compiles the plain-object walk of one path into its own function. Property reads with a
+ * constant key in a function of their own keep a monomorphic inline cache for the event's shape,
+ * where the shared generic walk does a megamorphic keyed lookup for every key and every absent
+ * dotted key (about 40 ns against 10 per path). Keys enter the source only through
+ * JSON.stringify, so a pattern cannot inject code. Returns null where the generic walk must run:
+ * names found on Object.prototype (they need own-property checks), or code generation disallowed.
+ */
+function compileReader(segments: readonly string[]): Reader | null {
+  if (segments.some((s) => s in Object.prototype)) return null;
+  const lines = ["'use strict';", 'let c = event;'];
+  segments.forEach((segment, i) => {
+    lines.push("if (typeof c !== 'object' || c === null) return 0;", `if (Array.isArray(c)) return ${NEEDS_WALK};`);
+    for (let j = i + 1; j < segments.length; j++) {
+      lines.push(`if (c[${JSON.stringify(segments.slice(i, j + 1).join('.'))}] !== undefined) return ${NEEDS_WALK};`);
+    }
+    lines.push(`c = c[${JSON.stringify(segment)}];`, 'if (c === undefined) return 0;');
+  });
+  lines.push(
+    "if (c === null || typeof c === 'string' || typeof c === 'number' || typeof c === 'boolean') { slot.single = c; return 1; }",
+    `return Array.isArray(c) ? ${NEEDS_WALK} : 0;`,
+  );
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- see above: keys are JSON string literals
+    return new Function('slot', 'event', lines.join('\n')) as Reader;
+  } catch {
+    return null; // e.g. node --disallow-code-generation-from-strings
+  }
+}
+
 /**
  * One field path used by the automaton and how to find its leaves in an event. The matcher calls
  * resolve() once per path per event (it caches the outcome by `id`). The common case (plain nested
@@ -24,6 +60,7 @@ export class PathSlot {
   /** joined[i][j]: segments i..j joined with '.', for event keys that themselves contain dots. */
   private readonly joined: readonly (readonly string[])[];
   private readonly inherited: readonly boolean[];
+  private readonly reader: Reader | null;
   kind: Resolved = Resolved.Absent;
   single: LeafValue = null;
   leaves: Leaf[] = [];
@@ -38,11 +75,19 @@ export class PathSlot {
     });
     // Keys like "constructor" exist on every object's prototype; only for those is an own-property check needed.
     this.inherited = segments.map((s) => s in Object.prototype);
+    this.reader = compileReader(segments);
   }
 
   /** Finds the path's leaves in the event; returns (and keeps) the Resolved kind. */
   resolve(event: unknown): Resolved {
-    this.resolveInto(event);
+    const reader = this.reader;
+    if (reader === null) {
+      this.resolveInto(event);
+    } else {
+      const kind = reader(this, event);
+      if (kind === NEEDS_WALK) this.slow(event);
+      else this.kind = kind as Resolved;
+    }
     return this.kind;
   }
 
