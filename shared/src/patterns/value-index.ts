@@ -40,9 +40,10 @@ class AffixTable<V> {
   readonly map = new Map<string, V[]>();
   private common = '';
   private root: TrieNode<V> | null = null;
-  // The scanned form: keys and their lists, by index.
-  private keys: string[] = [];
-  private lists: V[][] = [];
+  // The scanned form, one flat array: per key its length, the code of the character that decides
+  // it fastest (its last for prefixes, its first for suffixes), the key and its list. Rejecting a
+  // key reads two small integers next to the previous key's, not the key's string.
+  private scan: (number | string | V[])[] = [];
 
   constructor(private readonly fromEnd: boolean) {}
 
@@ -55,8 +56,10 @@ class AffixTable<V> {
   /** Builds the lookup structure; returns this. */
   sealed(): this {
     if (this.map.size <= AFFIX_SCAN_LIMIT) {
-      this.keys = [...this.map.keys()];
-      this.lists = [...this.map.values()];
+      this.scan = [];
+      for (const [key, list] of this.map) {
+        this.scan.push(key.length, key.length === 0 ? -1 : key.charCodeAt(this.fromEnd ? 0 : key.length - 1), key, list);
+      }
       this.root = null;
     } else {
       this.seal();
@@ -116,26 +119,25 @@ class AffixTable<V> {
   // Keys sharing a long head mostly differ at their end, so the key's last character is compared
   // first: a mismatch there rejects the key without comparing the whole head.
   private scanPrefixes(text: string, into: V[][]): number {
-    const keys = this.keys;
+    const scan = this.scan;
+    const size = text.length;
     let count = 0;
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as string;
-      const n = key.length;
-      if (n > text.length || (n > 0 && text.charCodeAt(n - 1) !== key.charCodeAt(n - 1))) continue;
-      if (text.startsWith(key)) into[count++] = this.lists[i] as V[];
+    for (let p = 0; p < scan.length; p += 4) {
+      const n = scan[p] as number;
+      if (n > size || (n > 0 && text.charCodeAt(n - 1) !== scan[p + 1])) continue;
+      if (text.startsWith(scan[p + 2] as string)) into[count++] = scan[p + 3] as V[];
     }
     return count;
   }
 
   private scanSuffixes(text: string, into: V[][]): number {
-    const keys = this.keys;
-    const offset = text.length;
+    const scan = this.scan;
+    const size = text.length;
     let count = 0;
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as string;
-      const n = key.length;
-      if (n > offset || (n > 0 && text.charCodeAt(offset - n) !== key.charCodeAt(0))) continue;
-      if (text.endsWith(key)) into[count++] = this.lists[i] as V[];
+    for (let p = 0; p < scan.length; p += 4) {
+      const n = scan[p] as number;
+      if (n > size || (n > 0 && text.charCodeAt(size - n) !== scan[p + 1])) continue;
+      if (text.endsWith(scan[p + 2] as string)) into[count++] = scan[p + 3] as V[];
     }
     return count;
   }
@@ -208,40 +210,43 @@ function push<K, T>(map: Map<K, T[]>, key: K, t: T): void {
  * Built lazily: adding or removing entries marks it stale and the next lookup rebuilds it.
  */
 export class ValueIndex<T extends IndexTarget> {
-  // Kept per target so removing a rule's condition is O(1); flattened into `entries` on rebuild.
-  private readonly byTarget = new Map<T, Entry<T>[]>();
-  private entries: Entry<T>[] = [];
+  // Fields in order of use: V8 lays an object out in declaration order, so what every lookup
+  // reads (staleness, mode, the common tables) shares the object's first cache line.
   private stale = true;
-  private stamp = 0;
   private mode = MODE_EXACT;
-
+  private stamp = 0;
+  /** Write position in the caller's output array during one lookup. */
+  private top = 0;
   // Tables a path does not use point at shared empty ones: an index costs memory (and cache lines
   // on the hot path) only for the kinds of condition it really holds.
   private strings: ReadonlyMap<string, T[]> = EMPTY_MAP;
+  private prefixes: AffixTable<T> = EMPTY_AFFIX;
+  private intervals: IntervalIndex<T> = EMPTY_INTERVALS;
+  private hasIntervals = false;
   private numbers: ReadonlyMap<number, T[]> = EMPTY_MAP;
+  // anything-but: every such alternative, and per excluded value (or prefix, suffix, folded value) those excluding it.
+  private exclusions: readonly ExclusionEntry<T>[] = EMPTY_LIST;
+  private excludedByString: ReadonlyMap<string, ExclusionEntry<T>[]> = EMPTY_MAP;
+  private excludedPrefixes: AffixTable<ExclusionEntry<T>> = EMPTY_AFFIX;
+  private excludedSuffixes: AffixTable<ExclusionEntry<T>> = EMPTY_AFFIX;
+  private excludedFolded: ReadonlyMap<string, ExclusionEntry<T>[]> = EMPTY_MAP;
+  private excludedByNumber: ReadonlyMap<number, ExclusionEntry<T>[]> = EMPTY_MAP;
   private literals: ReadonlyMap<boolean | null, T[]> = EMPTY_MAP;
   private ipExact: ReadonlyMap<string, T[]> = EMPTY_MAP;
   private ipRanges: readonly Entry<T>[] = EMPTY_LIST;
   private foldedExact: ReadonlyMap<string, T[]> = EMPTY_MAP;
-  private prefixes: AffixTable<T> = EMPTY_AFFIX;
   private suffixes: AffixTable<T> = EMPTY_AFFIX;
   private foldedPrefixes: AffixTable<T> = EMPTY_AFFIX;
   private foldedSuffixes: AffixTable<T> = EMPTY_AFFIX;
   private wildcardHeads: AffixTable<Entry<T>> = EMPTY_AFFIX;
   private wildcardTails: AffixTable<Entry<T>> = EMPTY_AFFIX;
-  // anything-but: every such alternative, and per excluded value (or prefix, suffix, folded value) those excluding it.
-  private exclusions: readonly ExclusionEntry<T>[] = EMPTY_LIST;
-  private excludedByString: ReadonlyMap<string, ExclusionEntry<T>[]> = EMPTY_MAP;
-  private excludedByNumber: ReadonlyMap<number, ExclusionEntry<T>[]> = EMPTY_MAP;
-  private excludedFolded: ReadonlyMap<string, ExclusionEntry<T>[]> = EMPTY_MAP;
-  private excludedPrefixes: AffixTable<ExclusionEntry<T>> = EMPTY_AFFIX;
-  private excludedSuffixes: AffixTable<ExclusionEntry<T>> = EMPTY_AFFIX;
   private scanned: readonly Entry<T>[] = EMPTY_LIST;
   private any: readonly T[] = EMPTY_LIST;
-  private intervals: IntervalIndex<T> = EMPTY_INTERVALS;
-  private hasIntervals = false;
   private needsIp = false;
   private needsFold = false;
+  // Kept per target so removing a rule's condition is O(1); flattened into `entries` on rebuild.
+  private readonly byTarget = new Map<T, Entry<T>[]>();
+  private entries: Entry<T>[] = [];
 
   /** Number of targets indexed. */
   get size(): number {
@@ -474,9 +479,6 @@ export class ValueIndex<T extends IndexTarget> {
       }
     }
   }
-
-  /** Write position in the caller's output array during one lookup. */
-  private top = 0;
 
   /**
    * Writes into out[top], out[top+1], ... every target with an alternative that the value
