@@ -19,6 +19,11 @@ interface RuleRecord<R extends string> {
 }
 
 interface State<R extends string> {
+  /**
+   * The only rule ending here, or null when none or several do (then read `terminals`). Most
+   * states end exactly one rule; reading it from the state saves two dependent loads per match.
+   */
+  sole: RuleRecord<R> | null;
   /** One entry per branch ending here (a rule may end here through several branches). */
   readonly terminals: RuleRecord<R>[];
   /** Null until the first edge: most states end a rule and never get one. */
@@ -97,7 +102,7 @@ const MANY = Resolved.Many;
 
 function newState<R extends string>(): State<R> {
   // The edge arrays are only ever replaced, never mutated, so states without edges can share empties.
-  return { terminals: [], edges: null, edgeList: NO_EDGES, edgeSlotIds: NO_IDS, edgeIndexes: NO_INDEXES, subtreePaths: NO_PATHS, subtreeVersion: -1 };
+  return { sole: null, terminals: [], edges: null, edgeList: NO_EDGES, edgeSlotIds: NO_IDS, edgeIndexes: NO_INDEXES, subtreePaths: NO_PATHS, subtreeVersion: -1 };
 }
 
 const NO_EDGES: never[] = [];
@@ -197,6 +202,7 @@ export class RuleMatcher<R extends string = string> {
       state = target.next;
     }
     state.terminals.push(record);
+    state.sole = state.terminals.length === 1 ? record : null;
   }
 
   private erase(record: RuleRecord<R>, branch: readonly FieldCondition[]): void {
@@ -213,6 +219,7 @@ export class RuleMatcher<R extends string = string> {
     }
     const at = state.terminals.indexOf(record);
     if (at !== -1) state.terminals.splice(at, 1);
+    state.sole = state.terminals.length === 1 ? (state.terminals[0] as RuleRecord<R>) : null;
     for (let i = steps.length - 1; i >= 0; i--) {
       const step = steps[i];
       if (step === undefined || step.target.refs > 0) continue;
@@ -241,7 +248,16 @@ export class RuleMatcher<R extends string = string> {
     return found;
   }
 
-  private collect(terminals: RuleRecord<R>[], generation: number): void {
+  private collect(state: State<R>, generation: number): void {
+    const sole = state.sole;
+    if (sole !== null) {
+      if (sole.mark !== generation) {
+        sole.mark = generation;
+        this.found.push(sole.id);
+      }
+      return;
+    }
+    const terminals = state.terminals;
     for (let i = 0; i < terminals.length; i++) {
       const record = terminals[i] as RuleRecord<R>;
       if (record.mark !== generation) {
@@ -253,7 +269,7 @@ export class RuleMatcher<R extends string = string> {
 
   private visit(state: State<R>, chosen: Membership | null, depth: number): void {
     const generation = this.generation;
-    if (state.terminals.length > 0) this.collect(state.terminals, generation);
+    if (state.sole !== null || state.terminals.length > 0) this.collect(state, generation);
     const slotIds = state.edgeSlotIds;
     const indexes = state.edgeIndexes;
     const slotGeneration = this.slotGeneration;
@@ -276,7 +292,7 @@ export class RuleMatcher<R extends string = string> {
         for (let i = start; i < end; i++) {
           const next = (this.stack[i] as Target<R>).next;
           // Most targets end a rule and lead nowhere else: collect those without a call.
-          if (next.edgeSlotIds.length === 0) this.collect(next.terminals, generation);
+          if (next.edgeSlotIds.length === 0) this.collect(next, generation);
           else this.visit(next, chosen, depth + 1);
         }
         this.top = start;
