@@ -41,6 +41,24 @@ export interface WorkerWindow {
 const MAX_WINDOW_SAMPLES = 2048;
 
 /**
+ * Claims one pass may make within one event-loop turn: enough to keep a fast target busy at
+ * several times its concurrency per turn, few enough that appends, ack flushes, timers and the
+ * other subscribers' workers still get every turn.
+ */
+const MAX_CLAIMS_PER_TURN = 8;
+
+/** True when every attempt settled before this turn of the event loop ended. */
+function settledThisTurn(attempts: readonly Promise<void>[]): Promise<boolean> {
+  return new Promise((resolve) => {
+    const turnEnd = setImmediate(() => resolve(false));
+    void Promise.all(attempts).then(() => {
+      clearImmediate(turnEnd);
+      resolve(true);
+    });
+  });
+}
+
+/**
  * One subscriber's delivery loop: claims due rows of its own queue (never more than its
  * concurrency), calls its target with a deadline, then acks, retries with backoff or
  * dead-letters. Nothing here is shared with other subscribers, so a slow or failing target
@@ -139,19 +157,32 @@ export class DeliveryWorker {
       if (gate === 'blocked') {
         idleFor = Math.max(1, this.breaker.retryAt - now);
       } else {
-        const free = gate === 'probe' ? (this.inFlight === 0 ? 1 : 0) : this.settings.concurrency - this.inFlight;
-        if (free <= 0) {
-          idleFor = undefined; // a finishing attempt wakes us
-        } else {
+        for (let round = 1; ; round++) {
+          const free =
+            gate === 'probe' ? (this.inFlight === 0 ? 1 : 0) : this.settings.concurrency - this.inFlight;
+          if (free <= 0) {
+            idleFor = undefined; // a finishing attempt wakes us
+            break;
+          }
           const rows = await this.deps.store.claim(this.settings.name, {
             limit: free,
-            now,
+            now: round === 1 ? now : this.deps.clock(),
             leaseMs: this.deps.leaseMs,
             orderedBySubject: this.settings.orderedBySubject,
           });
-          for (const row of rows) this.launch(row);
+          const launched = rows.map((row) => this.launch(row));
           if (rows.length > 0) idleFor = undefined; // completions wake us
-          if (rows.length === free && gate === 'pass') this.again = true;
+          if (rows.length < free || gate !== 'pass' || this.stopped) break;
+          if (round === MAX_CLAIMS_PER_TURN) {
+            this.again = true;
+            break;
+          }
+          // A full claim means more rows wait. Fast targets (in-process handlers) finish within
+          // this turn's microtasks: claim again now instead of one claim per event-loop turn,
+          // which capped delivery at concurrency x turns per second. A slower batch ends the pass
+          // at the turn's end and its completions wake the worker as usual.
+          if (!(await settledThisTurn(launched))) break;
+          await this.flushAcks();
         }
       }
     } catch (error) {
@@ -170,7 +201,7 @@ export class DeliveryWorker {
     }
   }
 
-  private launch(row: ClaimedDelivery): void {
+  private launch(row: ClaimedDelivery): Promise<void> {
     this.inFlight += 1;
     const p = this.deliver(row)
       .catch((error: unknown) => {
@@ -186,6 +217,7 @@ export class DeliveryWorker {
         this.wake();
       });
     this.running.add(p);
+    return p;
   }
 
   private async deliver(row: ClaimedDelivery): Promise<void> {
