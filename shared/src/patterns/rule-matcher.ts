@@ -18,23 +18,29 @@ interface RuleRecord<R extends string> {
   mark: number;
 }
 
+// Fields in order of use on the hot path (V8 lays objects out in declaration order): a visit
+// mostly reads the first few, which share one cache line.
 interface State<R extends string> {
   /**
    * The only rule ending here, or null when none or several do (then read `terminals`). Most
    * states end exactly one rule; reading it from the state saves two dependent loads per match.
    */
   sole: RuleRecord<R> | null;
+  /** terminals.length, kept here so a state ending no rule is passed without loading its array. */
+  ending: number;
+  /** edgeList.length: a state with no edges (most targets lead to one) needs nothing more. */
+  edgeCount: number;
+  /**
+   * The edges for the hot path as one flat array, [slot id, index, slot id, index, ...]: reading a
+   * slot id and an index straight from it avoids loading each edge object (matching is bound by
+   * memory loads, not arithmetic).
+   */
+  edgeSteps: (number | ValueIndex<Target<R>>)[];
+  edgeList: Edge<R>[];
   /** One entry per branch ending here (a rule may end here through several branches). */
   readonly terminals: RuleRecord<R>[];
   /** Null until the first edge: most states end a rule and never get one. */
   edges: Map<string, Edge<R>> | null;
-  /**
-   * The same edges as parallel arrays, for the hot path: reading a slot id and an index straight
-   * from the state avoids loading each edge object (matching is bound by memory loads, not arithmetic).
-   */
-  edgeList: Edge<R>[];
-  edgeSlotIds: number[];
-  edgeIndexes: ValueIndex<Target<R>>[];
   /** Paths of every edge below this state, valid while `subtreeVersion` equals the matcher's version. */
   subtreePaths: string[];
   subtreeVersion: number;
@@ -102,25 +108,34 @@ const MANY = Resolved.Many;
 
 function newState<R extends string>(): State<R> {
   // The edge arrays are only ever replaced, never mutated, so states without edges can share empties.
-  return { sole: null, terminals: [], edges: null, edgeList: NO_EDGES, edgeSlotIds: NO_IDS, edgeIndexes: NO_INDEXES, subtreePaths: NO_PATHS, subtreeVersion: -1 };
+  return {
+    sole: null,
+    ending: 0,
+    edgeCount: 0,
+    edgeSteps: NO_STEPS,
+    edgeList: NO_EDGES,
+    terminals: [],
+    edges: null,
+    subtreePaths: NO_PATHS,
+    subtreeVersion: -1,
+  };
 }
 
 const NO_EDGES: never[] = [];
-const NO_IDS: number[] = [];
-const NO_INDEXES: never[] = [];
+const NO_STEPS: never[] = [];
 const NO_PATHS: string[] = [];
 
 function refreshEdgeArrays<R extends string>(state: State<R>): void {
   if (state.edges === null || state.edges.size === 0) {
     state.edges = null;
     state.edgeList = NO_EDGES;
-    state.edgeSlotIds = NO_IDS;
-    state.edgeIndexes = NO_INDEXES;
+    state.edgeSteps = NO_STEPS;
+    state.edgeCount = 0;
     return;
   }
   state.edgeList = [...state.edges.values()];
-  state.edgeSlotIds = state.edgeList.map((e) => e.slot.id);
-  state.edgeIndexes = state.edgeList.map((e) => e.index);
+  state.edgeSteps = state.edgeList.flatMap((e) => [e.slot.id, e.index]);
+  state.edgeCount = state.edgeList.length;
 }
 
 export class RuleMatcher<R extends string = string> {
@@ -203,6 +218,7 @@ export class RuleMatcher<R extends string = string> {
     }
     state.terminals.push(record);
     state.sole = state.terminals.length === 1 ? record : null;
+    state.ending = state.terminals.length;
   }
 
   private erase(record: RuleRecord<R>, branch: readonly FieldCondition[]): void {
@@ -220,6 +236,7 @@ export class RuleMatcher<R extends string = string> {
     const at = state.terminals.indexOf(record);
     if (at !== -1) state.terminals.splice(at, 1);
     state.sole = state.terminals.length === 1 ? (state.terminals[0] as RuleRecord<R>) : null;
+    state.ending = state.terminals.length;
     for (let i = steps.length - 1; i >= 0; i--) {
       const step = steps[i];
       if (step === undefined || step.target.refs > 0) continue;
@@ -269,12 +286,11 @@ export class RuleMatcher<R extends string = string> {
 
   private visit(state: State<R>, chosen: Membership | null, depth: number): void {
     const generation = this.generation;
-    if (state.sole !== null || state.terminals.length > 0) this.collect(state, generation);
-    const slotIds = state.edgeSlotIds;
-    const indexes = state.edgeIndexes;
+    if (state.ending > 0) this.collect(state, generation);
+    const steps = state.edgeSteps;
     const slotGeneration = this.slotGeneration;
-    for (let e = 0; e < slotIds.length; e++) {
-      const id = slotIds[e] as number;
+    for (let e = 0, s = 0; s < steps.length; e++, s += 2) {
+      const id = steps[s] as number;
       let kind: number;
       if (slotGeneration[id] === generation) {
         kind = this.slotKind[id] as number;
@@ -287,12 +303,12 @@ export class RuleMatcher<R extends string = string> {
       }
       if (kind === SINGLE) {
         const start = this.top;
-        const end = (indexes[e] as ValueIndex<Target<R>>).lookup(this.slotSingle[id] as LeafValue, this.stack, start);
+        const end = (steps[s + 1] as ValueIndex<Target<R>>).lookup(this.slotSingle[id] as LeafValue, this.stack, start);
         this.top = end;
         for (let i = start; i < end; i++) {
           const next = (this.stack[i] as Target<R>).next;
           // Most targets end a rule and lead nowhere else: collect those without a call.
-          if (next.edgeSlotIds.length === 0) this.collect(next, generation);
+          if (next.edgeCount === 0) this.collect(next, generation);
           else this.visit(next, chosen, depth + 1);
         }
         this.top = start;

@@ -9,15 +9,6 @@ export interface IndexTarget {
   mark: number;
 }
 
-/**
- * One anything-but alternative (plain, prefix, suffix or equals-ignore-case); `excluded` is set to
- * the lookup's stamp when the value is one it excludes.
- */
-interface ExclusionEntry<T> {
-  readonly target: T;
-  excluded: number;
-}
-
 interface Entry<T> {
   readonly matcher: ValueMatcher;
   readonly target: T;
@@ -225,12 +216,18 @@ export class ValueIndex<T extends IndexTarget> {
   private hasIntervals = false;
   private numbers: ReadonlyMap<number, T[]> = EMPTY_MAP;
   // anything-but: every such alternative, and per excluded value (or prefix, suffix, folded value) those excluding it.
-  private exclusions: readonly ExclusionEntry<T>[] = EMPTY_LIST;
-  private excludedByString: ReadonlyMap<string, ExclusionEntry<T>[]> = EMPTY_MAP;
-  private excludedPrefixes: AffixTable<ExclusionEntry<T>> = EMPTY_AFFIX;
-  private excludedSuffixes: AffixTable<ExclusionEntry<T>> = EMPTY_AFFIX;
-  private excludedFolded: ReadonlyMap<string, ExclusionEntry<T>[]> = EMPTY_MAP;
-  private excludedByNumber: ReadonlyMap<number, ExclusionEntry<T>[]> = EMPTY_MAP;
+  /**
+   * One pair per anything-but alternative, in one flat array: [target, stamp, target, stamp, ...].
+   * A lookup writes its stamp into the pairs whose alternative excludes the value, then reports
+   * the targets of all other pairs. The tables below map an excluded value (or prefix, suffix,
+   * folded value) to the positions of the pairs excluding it.
+   */
+  private exclusions: readonly (T | number)[] = EMPTY_LIST;
+  private excludedByString: ReadonlyMap<string, number[]> = EMPTY_MAP;
+  private excludedPrefixes: AffixTable<number> = EMPTY_AFFIX;
+  private excludedSuffixes: AffixTable<number> = EMPTY_AFFIX;
+  private excludedFolded: ReadonlyMap<string, number[]> = EMPTY_MAP;
+  private excludedByNumber: ReadonlyMap<number, number[]> = EMPTY_MAP;
   private literals: ReadonlyMap<boolean | null, T[]> = EMPTY_MAP;
   private ipExact: ReadonlyMap<string, T[]> = EMPTY_MAP;
   private ipRanges: readonly Entry<T>[] = EMPTY_LIST;
@@ -272,11 +269,11 @@ export class ValueIndex<T extends IndexTarget> {
     const literals = new Lazy(() => new Map<boolean | null, T[]>());
     const ipExact = new Lazy(() => new Map<string, T[]>());
     const foldedExact = new Lazy(() => new Map<string, T[]>());
-    const excludedByString = new Lazy(() => new Map<string, ExclusionEntry<T>[]>());
-    const excludedByNumber = new Lazy(() => new Map<number, ExclusionEntry<T>[]>());
-    const excludedFolded = new Lazy(() => new Map<string, ExclusionEntry<T>[]>());
-    const excludedPrefixes = new Lazy(() => new AffixTable<ExclusionEntry<T>>(false));
-    const excludedSuffixes = new Lazy(() => new AffixTable<ExclusionEntry<T>>(true));
+    const excludedByString = new Lazy(() => new Map<string, number[]>());
+    const excludedByNumber = new Lazy(() => new Map<number, number[]>());
+    const excludedFolded = new Lazy(() => new Map<string, number[]>());
+    const excludedPrefixes = new Lazy(() => new AffixTable<number>(false));
+    const excludedSuffixes = new Lazy(() => new AffixTable<number>(true));
     const prefixes = new Lazy(() => new AffixTable<T>(false));
     const suffixes = new Lazy(() => new AffixTable<T>(true));
     const foldedPrefixes = new Lazy(() => new AffixTable<T>(false));
@@ -284,7 +281,7 @@ export class ValueIndex<T extends IndexTarget> {
     const wildcardHeads = new Lazy(() => new AffixTable<Entry<T>>(false));
     const wildcardTails = new Lazy(() => new AffixTable<Entry<T>>(true));
     const ipRanges: Entry<T>[] = [];
-    const exclusions: ExclusionEntry<T>[] = [];
+    const exclusions: (T | number)[] = [];
     const scanned: Entry<T>[] = [];
     const any: T[] = [];
     const ranges: NumericInterval<T>[] = [];
@@ -341,27 +338,27 @@ export class ValueIndex<T extends IndexTarget> {
         case 'absent':
           break;
         case 'anything-but': {
-          const entry: ExclusionEntry<T> = { target: t, excluded: 0 };
-          exclusions.push(entry);
+          const entry = exclusions.length;
+          exclusions.push(t, 0);
           for (const v of m.strings) push(excludedByString.get(), v, entry);
           for (const v of m.numbers) push(excludedByNumber.get(), v, entry);
           break;
         }
         case 'anything-but-prefix': {
-          const entry: ExclusionEntry<T> = { target: t, excluded: 0 };
-          exclusions.push(entry);
+          const entry = exclusions.length;
+          exclusions.push(t, 0);
           for (const v of m.values) excludedPrefixes.get().add(v, entry);
           break;
         }
         case 'anything-but-suffix': {
-          const entry: ExclusionEntry<T> = { target: t, excluded: 0 };
-          exclusions.push(entry);
+          const entry = exclusions.length;
+          exclusions.push(t, 0);
           for (const v of m.values) excludedSuffixes.get().add(v, entry);
           break;
         }
         case 'anything-but-ignore-case': {
-          const entry: ExclusionEntry<T> = { target: t, excluded: 0 };
-          exclusions.push(entry);
+          const entry = exclusions.length;
+          exclusions.push(t, 0);
           for (const v of m.values) push(excludedFolded.get(), v, entry);
           break;
         }
@@ -446,14 +443,15 @@ export class ValueIndex<T extends IndexTarget> {
     for (let i = 0; i < count; i++) this.verifyAll(lists[i] as Entry<T>[], text, out);
   }
 
-  private exclude(list: readonly ExclusionEntry<T>[] | undefined): void {
+  private exclude(list: readonly number[] | undefined): void {
     if (list === undefined) return;
     const stamp = this.stamp;
-    for (let i = 0; i < list.length; i++) (list[i] as ExclusionEntry<T>).excluded = stamp;
+    const pairs = this.exclusions as (T | number)[];
+    for (let i = 0; i < list.length; i++) pairs[(list[i] as number) + 1] = stamp;
   }
 
-  private excludeAffixes(table: AffixTable<ExclusionEntry<T>>, text: string): void {
-    const lists = AFFIX_SCRATCH as ExclusionEntry<T>[][];
+  private excludeAffixes(table: AffixTable<number>, text: string): void {
+    const lists = AFFIX_SCRATCH as number[][];
     const count = table.collect(text, lists);
     for (let i = 0; i < count; i++) this.exclude(lists[i]);
   }
@@ -469,11 +467,11 @@ export class ValueIndex<T extends IndexTarget> {
     } else if (typeof value === 'number') {
       this.exclude(this.excludedByNumber.get(value));
     }
-    const all = this.exclusions;
-    for (let i = 0; i < all.length; i++) {
-      const entry = all[i] as ExclusionEntry<T>;
-      const t = entry.target;
-      if (entry.excluded !== stamp && t.mark !== stamp) {
+    const pairs = this.exclusions;
+    for (let i = 0; i < pairs.length; i += 2) {
+      if (pairs[i + 1] === stamp) continue;
+      const t = pairs[i] as T;
+      if (t.mark !== stamp) {
         t.mark = stamp;
         out[this.top++] = t;
       }
