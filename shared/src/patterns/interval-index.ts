@@ -57,10 +57,19 @@ export class IntervalIndex<T extends { mark: number }> {
   private readonly root: Node<T> | null;
   /** Sorted by lower bound when there are few ranges; null when the tree is used. */
   private readonly sorted: NumericInterval<T>[] | null;
+  // The sorted ranges' bounds side by side (lo, hi, lo, hi, ...): a scan reads one typed array
+  // and loads a range object only for the ranges that hold the value.
+  private readonly bounds: Float64Array;
 
   constructor(ranges: NumericInterval<T>[]) {
-    this.sorted = ranges.length <= SCAN_LIMIT ? [...ranges].sort((a, b) => a.lo - b.lo) : null;
-    this.root = this.sorted === null ? build(ranges) : null;
+    const sorted = ranges.length <= SCAN_LIMIT ? [...ranges].sort((a, b) => a.lo - b.lo) : null;
+    this.sorted = sorted;
+    this.bounds = new Float64Array(sorted === null ? 0 : sorted.length * 2);
+    sorted?.forEach((r, i) => {
+      this.bounds[2 * i] = r.lo;
+      this.bounds[2 * i + 1] = r.hi;
+    });
+    this.root = sorted === null ? build(ranges) : null;
   }
 
   /** Writes from out[top] the target of every range holding x not yet marked with `stamp`; returns the new top. */
@@ -68,9 +77,11 @@ export class IntervalIndex<T extends { mark: number }> {
     let at = top;
     const sorted = this.sorted;
     if (sorted !== null) {
-      for (let i = 0; i < sorted.length; i++) {
+      const bounds = this.bounds;
+      for (let i = 0, b = 0; b < bounds.length; i++, b += 2) {
+        if ((bounds[b] as number) > x) break;
+        if ((bounds[b + 1] as number) < x) continue;
         const r = sorted[i] as NumericInterval<T>;
-        if (r.lo > x) break;
         if (r.target.mark !== stamp && contains(r, x)) {
           r.target.mark = stamp;
           out[at++] = r.target;
