@@ -13,6 +13,12 @@ export const Resolved = {
 } as const;
 export type Resolved = (typeof Resolved)[keyof typeof Resolved];
 
+/**
+ * Paths per matcher that get a compiled reader (about 1-2 KB of code each once run); slots are
+ * kept for the matcher's life, so a matcher fed ever new paths stops compiling at this many.
+ */
+const COMPILED_READER_LIMIT = 1024;
+
 /** What a compiled reader returns when the path needs the general walk (arrays, dotted keys). */
 const NEEDS_WALK = 3;
 
@@ -75,7 +81,7 @@ export class PathSlot {
     });
     // Keys like "constructor" exist on every object's prototype; only for those is an own-property check needed.
     this.inherited = segments.map((s) => s in Object.prototype);
-    this.reader = compileReader(segments);
+    this.reader = id < COMPILED_READER_LIMIT ? compileReader(segments) : null;
   }
 
   /** Finds the path's leaves in the event; returns (and keeps) the Resolved kind. */
