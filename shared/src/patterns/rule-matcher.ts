@@ -44,6 +44,8 @@ interface State<R extends string> {
   /** Paths of every edge below this state, valid while `subtreeVersion` equals the matcher's version. */
   subtreePaths: string[];
   subtreeVersion: number;
+  /** The target leading here (null for the root): its `leaf` mirrors this state's sole rule. */
+  via: Target<R> | null;
 }
 
 interface Edge<R extends string> {
@@ -55,10 +57,15 @@ interface Edge<R extends string> {
 }
 
 interface Target<R extends string> {
-  readonly field: FieldCondition;
+  /**
+   * The rule reached, when `next` ends exactly one rule and has no edges (most targets): the match
+   * is collected from the target alone, without loading the next state. Null otherwise.
+   */
+  leaf: RuleRecord<R> | null;
   readonly next: State<R>;
-  refs: number;
   mark: number;
+  refs: number;
+  readonly field: FieldCondition;
 }
 
 // Cheap, selective conditions first so that shared states fan out through Map lookups; conditions
@@ -118,6 +125,7 @@ function newState<R extends string>(): State<R> {
     edges: null,
     subtreePaths: NO_PATHS,
     subtreeVersion: -1,
+    via: null,
   };
 }
 
@@ -125,17 +133,21 @@ const NO_EDGES: never[] = [];
 const NO_STEPS: never[] = [];
 const NO_PATHS: string[] = [];
 
-function refreshEdgeArrays<R extends string>(state: State<R>): void {
+/** Recomputes what the hot path reads instead of the state's edge map and terminals list. */
+function settle<R extends string>(state: State<R>): void {
   if (state.edges === null || state.edges.size === 0) {
     state.edges = null;
     state.edgeList = NO_EDGES;
     state.edgeSteps = NO_STEPS;
     state.edgeCount = 0;
-    return;
+  } else {
+    state.edgeList = [...state.edges.values()];
+    state.edgeSteps = state.edgeList.flatMap((e) => [e.slot.id, e.index]);
+    state.edgeCount = state.edgeList.length;
   }
-  state.edgeList = [...state.edges.values()];
-  state.edgeSteps = state.edgeList.flatMap((e) => [e.slot.id, e.index]);
-  state.edgeCount = state.edgeList.length;
+  state.ending = state.terminals.length;
+  state.sole = state.ending === 1 ? (state.terminals[0] as RuleRecord<R>) : null;
+  if (state.via !== null) state.via.leaf = state.edgeCount === 0 ? state.sole : null;
 }
 
 export class RuleMatcher<R extends string = string> {
@@ -204,11 +216,12 @@ export class RuleMatcher<R extends string = string> {
       if (edge === undefined) {
         edge = { path: field.path, slot: this.slotFor(field), targets: new Map(), index: new ValueIndex(), absenceTargets: [] };
         (state.edges ??= new Map()).set(field.path, edge);
-        refreshEdgeArrays(state);
+        settle(state);
       }
       let target = edge.targets.get(field.key);
       if (target === undefined) {
-        target = { field, next: newState(), refs: 0, mark: 0 };
+        target = { leaf: null, next: newState(), mark: 0, refs: 0, field };
+        target.next.via = target;
         edge.targets.set(field.key, target);
         for (const m of field.matchers) edge.index.add(m, target);
         if (field.allowsAbsence) edge.absenceTargets.push(target);
@@ -217,8 +230,7 @@ export class RuleMatcher<R extends string = string> {
       state = target.next;
     }
     state.terminals.push(record);
-    state.sole = state.terminals.length === 1 ? record : null;
-    state.ending = state.terminals.length;
+    settle(state);
   }
 
   private erase(record: RuleRecord<R>, branch: readonly FieldCondition[]): void {
@@ -235,8 +247,7 @@ export class RuleMatcher<R extends string = string> {
     }
     const at = state.terminals.indexOf(record);
     if (at !== -1) state.terminals.splice(at, 1);
-    state.sole = state.terminals.length === 1 ? (state.terminals[0] as RuleRecord<R>) : null;
-    state.ending = state.terminals.length;
+    settle(state);
     for (let i = steps.length - 1; i >= 0; i--) {
       const step = steps[i];
       if (step === undefined || step.target.refs > 0) continue;
@@ -246,7 +257,7 @@ export class RuleMatcher<R extends string = string> {
       if (absent !== -1) step.edge.absenceTargets.splice(absent, 1);
       if (step.edge.targets.size === 0) {
         step.state.edges?.delete(step.edge.path);
-        refreshEdgeArrays(step.state);
+        settle(step.state);
       }
     }
   }
@@ -306,8 +317,17 @@ export class RuleMatcher<R extends string = string> {
         const end = (steps[s + 1] as ValueIndex<Target<R>>).lookup(this.slotSingle[id] as LeafValue, this.stack, start);
         this.top = end;
         for (let i = start; i < end; i++) {
-          const next = (this.stack[i] as Target<R>).next;
-          // Most targets end a rule and lead nowhere else: collect those without a call.
+          const target = this.stack[i] as Target<R>;
+          // Most targets end one rule and lead nowhere else: collect those from the target alone.
+          const leaf = target.leaf;
+          if (leaf !== null) {
+            if (leaf.mark !== generation) {
+              leaf.mark = generation;
+              this.found.push(leaf.id);
+            }
+            continue;
+          }
+          const next = target.next;
           if (next.edgeCount === 0) this.collect(next, generation);
           else this.visit(next, chosen, depth + 1);
         }
