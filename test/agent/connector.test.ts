@@ -94,6 +94,22 @@ function connectorSuite(title: string, target: SuiteTarget): void {
       await waitUntil(() => got.includes('after-reconnect'));
     });
 
+    it('a graceful stop closes the connection within its bound even when a QoS 1 publish is never acknowledged', async () => {
+      const { connector, proxy } = await setup();
+      await connector.start();
+      await waitUntil(() => connector.connected);
+      expect(proxy.openConnections).toBe(1);
+      proxy.stall();
+      // Never acknowledged: the graceful end cannot complete by itself.
+      const pending = connector.publish('keyway/v1/d/garage-1/up/events', 'unacked', { qos: 1 }).catch(() => undefined);
+      const started = Date.now();
+      await connector.stop({ graceful: true });
+      expect(Date.now() - started).toBeLessThan(10_000);
+      // The socket is closed (not just forgotten while its keepalive keeps the process alive).
+      await waitUntil(() => proxy.openConnections === 0, 5_000);
+      void pending;
+    });
+
     it('when the device vanishes without disconnecting, the broker publishes its retained offline Last Will', async () => {
       const { connector, proxy, b } = await setup();
       await connector.start();

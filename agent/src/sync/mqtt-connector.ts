@@ -166,12 +166,22 @@ export function matches(filter: string, topic: string): boolean {
   return f.length === t.length;
 }
 
-/** Ends the client, forcing the close when a graceful end has not finished within `ms`. */
+/**
+ * Ends the client. A graceful end waits for in-flight QoS 1 acks, at most `ms`; then the socket is
+ * closed anyway. mqtt.js ignores a second end() while a graceful one is waiting (it only calls the
+ * callback), so the forced end first clears that state: otherwise the socket, and its keepalive
+ * pings, outlive stop() and the process never exits.
+ */
 async function endWithin(client: MqttClient, force: boolean, ms: number): Promise<void> {
+  if (force) return client.endAsync(true);
   let timer: NodeJS.Timeout | undefined;
-  const forced = new Promise<void>((resolve) => {
-    timer = setTimeout(() => client.end(true, {}, () => resolve()), ms);
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(true), ms);
   });
-  await Promise.race([client.endAsync(force), forced]);
+  const graceful = client.endAsync(false).then(() => false);
+  const forced = await Promise.race([graceful, timedOut]);
   clearTimeout(timer);
+  if (!forced) return;
+  client.disconnecting = false;
+  await client.endAsync(true);
 }

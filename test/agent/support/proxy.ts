@@ -4,6 +4,7 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 export class NetworkCut {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  private readonly toDevice = new Set<Socket>();
   port = 0;
 
   constructor(private readonly targetPort: number) {}
@@ -17,6 +18,8 @@ export class NetworkCut {
         s.on('error', () => undefined);
       }
       client.pipe(upstream).pipe(client);
+      this.toDevice.add(upstream);
+      upstream.on('close', () => this.toDevice.delete(upstream));
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -34,6 +37,19 @@ export class NetworkCut {
     const server = this.server;
     this.server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /**
+   * A half-dead network: the device's packets still reach the broker, but nothing comes back (no
+   * acks, no pings answered), and no connection is closed.
+   */
+  stall(): void {
+    for (const upstream of this.toDevice) upstream.unpipe();
+  }
+
+  /** Connections currently open through the proxy (device side). */
+  get openConnections(): number {
+    return this.sockets.size / 2;
   }
 
   /** Accepts connections again on the same port. */
