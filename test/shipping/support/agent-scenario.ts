@@ -170,7 +170,14 @@ export async function runAgentScenario(opts: ScenarioOptions): Promise<ScenarioR
     const rssKiBAtEnd = opts.wrapper?.length ? undefined : rssKiB(proc.pid);
 
     proc.kill('SIGTERM');
-    const exitCode = await exited;
+    // Bounded, so an agent that does not exit on SIGTERM fails here with its output, not as a test timeout.
+    let exitTimer: NodeJS.Timeout | undefined;
+    const exitCode = await Promise.race([
+      exited,
+      new Promise<never>((_, reject) => {
+        exitTimer = setTimeout(() => reject(new Error(`the agent did not exit within ${20 * slow} s of SIGTERM\n${context()}`)), 20_000 * slow);
+      }),
+    ]).finally(() => clearTimeout(exitTimer));
     return { startupMs, rssKiBAfterStart, rssKiBAtEnd, commandResult, eventTypes: types(), offlineDepth, seqs, exitCode, output };
   } finally {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
