@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { describeError, type EventEnvelope, type Logger } from '@keyway/shared';
 import type { BusStore, ClaimedDelivery } from '../storage/types.js';
 import { fullJitterDelay } from './backoff.js';
@@ -41,11 +42,11 @@ export interface WorkerWindow {
 const MAX_WINDOW_SAMPLES = 2048;
 
 /**
- * Claims one pass may make within one event-loop turn: enough to keep a fast target busy at
- * several times its concurrency per turn, few enough that appends, ack flushes, timers and the
- * other subscribers' workers still get every turn.
+ * How long one pass may keep claiming within one event-loop turn: long enough to keep a fast
+ * target busy at many times its concurrency per turn (a turn under load carries a group commit
+ * of several ms), short enough that appends, timers and other subscribers' workers get every turn.
  */
-const MAX_CLAIMS_PER_TURN = 8;
+const MAX_PASS_MS = 5;
 
 /** True when every attempt settled before this turn of the event loop ended. */
 function settledThisTurn(attempts: readonly Promise<void>[]): Promise<boolean> {
@@ -157,6 +158,7 @@ export class DeliveryWorker {
       if (gate === 'blocked') {
         idleFor = Math.max(1, this.breaker.retryAt - now);
       } else {
+        const passStart = performance.now();
         for (let round = 1; ; round++) {
           const free =
             gate === 'probe' ? (this.inFlight === 0 ? 1 : 0) : this.settings.concurrency - this.inFlight;
@@ -173,7 +175,7 @@ export class DeliveryWorker {
           const launched = rows.map((row) => this.launch(row));
           if (rows.length > 0) idleFor = undefined; // completions wake us
           if (rows.length < free || gate !== 'pass' || this.stopped) break;
-          if (round === MAX_CLAIMS_PER_TURN) {
+          if (performance.now() - passStart >= MAX_PASS_MS) {
             this.again = true;
             break;
           }
@@ -234,7 +236,15 @@ export class DeliveryWorker {
       const input = s.transform ? applyTransformer(s.transform, event) : event;
       const invoker = this.invoker;
       await withTimeout(s.timeoutMs, (signal) =>
-        invoker(event, { subscriber: s.name, attempt: row.attempt, dedupKey: row.dedupKey, input, signal }),
+        invoker(event, {
+          subscriber: s.name,
+          attempt: row.attempt,
+          dedupKey: row.dedupKey,
+          input,
+          get signal() {
+            return signal();
+          },
+        }),
       );
     } catch (error) {
       await this.failed(row, error);
