@@ -16,6 +16,8 @@ import { ValueIndex } from './value-index.js';
 interface RuleRecord<R extends string> {
   readonly id: R;
   mark: number;
+  /** The rule has one branch, so it ends in one state only. */
+  readonly oneBranch: boolean;
 }
 
 // Fields in order of use on the hot path (V8 lays objects out in declaration order): a visit
@@ -57,6 +59,11 @@ interface Edge<R extends string> {
 }
 
 interface Target<R extends string> {
+  /**
+   * `leaf.id` when that rule has one branch: it ends in that one state, which a walk through no
+   * array reaches at most once, so the id needs no dedupe mark and the rule record is not loaded.
+   */
+  leafId: R | null;
   /**
    * The rule reached, when `next` ends exactly one rule and has no edges (most targets): the match
    * is collected from the target alone, without loading the next state. Null otherwise.
@@ -147,7 +154,11 @@ function settle<R extends string>(state: State<R>): void {
   }
   state.ending = state.terminals.length;
   state.sole = state.ending === 1 ? (state.terminals[0] as RuleRecord<R>) : null;
-  if (state.via !== null) state.via.leaf = state.edgeCount === 0 ? state.sole : null;
+  if (state.via !== null) {
+    const leaf = state.edgeCount === 0 ? state.sole : null;
+    state.via.leaf = leaf;
+    state.via.leafId = leaf !== null && leaf.oneBranch ? leaf.id : null;
+  }
 }
 
 export class RuleMatcher<R extends string = string> {
@@ -163,6 +174,8 @@ export class RuleMatcher<R extends string = string> {
   /** Bumped on every structural change; invalidates each state's cached subtree paths. */
   private version = 0;
   private found: R[] = [];
+  /** How many array fields (visitLeaves) the walk is below; states there may be reached repeatedly. */
+  private arrayDepth = 0;
   private event: unknown = undefined;
   // One stack shared by all depths: each lookup writes its hits above those still being explored.
   private readonly stack: Target<R>[] = [];
@@ -181,7 +194,7 @@ export class RuleMatcher<R extends string = string> {
     const compiled = compilePattern(pattern);
     this.remove(ruleId);
     const branches = compiled.branches.map(canonicalOrder);
-    const record: RuleRecord<R> = { id: ruleId, mark: 0 };
+    const record: RuleRecord<R> = { id: ruleId, mark: 0, oneBranch: branches.length === 1 };
     for (const branch of branches) this.insert(record, branch);
     this.rules.set(ruleId, { record, branches });
   }
@@ -220,7 +233,7 @@ export class RuleMatcher<R extends string = string> {
       }
       let target = edge.targets.get(field.key);
       if (target === undefined) {
-        target = { leaf: null, next: newState(), mark: 0, refs: 0, field };
+        target = { leafId: null, leaf: null, next: newState(), mark: 0, refs: 0, field };
         target.next.via = target;
         edge.targets.set(field.key, target);
         for (const m of field.matchers) edge.index.add(m, target);
@@ -271,6 +284,7 @@ export class RuleMatcher<R extends string = string> {
     const found: R[] = [];
     this.found = found;
     this.top = 0;
+    this.arrayDepth = 0;
     this.visit(this.root, null, 0);
     this.event = undefined; // do not keep the caller's event alive
     return found;
@@ -319,6 +333,11 @@ export class RuleMatcher<R extends string = string> {
         for (let i = start; i < end; i++) {
           const target = this.stack[i] as Target<R>;
           // Most targets end one rule and lead nowhere else: collect those from the target alone.
+          const leafId = target.leafId;
+          if (leafId !== null && this.arrayDepth === 0) {
+            this.found.push(leafId);
+            continue;
+          }
           const leaf = target.leaf;
           if (leaf !== null) {
             if (leaf.mark !== generation) {
@@ -378,7 +397,9 @@ export class RuleMatcher<R extends string = string> {
         next.push({ target: t, membership });
       }
     }
+    this.arrayDepth++;
     for (const n of next) this.visit(n.target.next, n.membership, depth + 1);
+    this.arrayDepth--;
     if (!anyConsistent) for (const t of edge.absenceTargets) this.visit(t.next, chosen, depth + 1);
   }
 }
