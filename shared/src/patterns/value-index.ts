@@ -200,6 +200,13 @@ function wildcardForm(source: string): WildcardForm {
 const MODE_EXACT = 0;
 const MODE_NUMERIC = 1;
 const MODE_EXCLUSION = 2;
+/** Plain anything-but only, with the answer for each excluded value computed at rebuild. */
+const MODE_COMPLEMENT = 6;
+/**
+ * Largest (excluded values x anything-but alternatives) for which MODE_COMPLEMENT stores one
+ * target list per excluded value; past it the lists would cost more memory than they save time.
+ */
+const COMPLEMENT_BUDGET = 4096;
 const MODE_PREFIX = 3;
 const MODE_GENERAL = 4;
 
@@ -242,6 +249,11 @@ export class ValueIndex<T extends IndexTarget> {
    * folded value) to the positions of the pairs excluding it.
    */
   private exclusions: readonly (T | number)[] = EMPTY_LIST;
+  // MODE_COMPLEMENT: per excluded value, the targets of every alternative not excluding it; for any
+  // other value (and any other type), all of them. "All except" is computed once, not per event.
+  private allowedByString: ReadonlyMap<string, T[]> = EMPTY_MAP;
+  private allowedByNumber: ReadonlyMap<number, T[]> = EMPTY_MAP;
+  private allowedOtherwise: readonly T[] = EMPTY_LIST;
   private excludedByString: ReadonlyMap<string, number[]> = EMPTY_MAP;
   private excludedPrefixes: AffixTable<number> = EMPTY_AFFIX;
   private excludedSuffixes: AffixTable<number> = EMPTY_AFFIX;
@@ -421,10 +433,31 @@ export class ValueIndex<T extends IndexTarget> {
     const kinds = Number(hasStrings) + Number(hasNumeric) + Number(hasExclusions) + Number(hasPrefixes) + Number(others);
     if (kinds === 0 || (kinds === 1 && hasStrings)) this.mode = MODE_EXACT;
     else if (kinds === 1 && hasNumeric) this.mode = MODE_NUMERIC;
-    else if (kinds === 1 && hasExclusions) this.mode = MODE_EXCLUSION;
+    else if (kinds === 1 && hasExclusions) this.mode = this.complemented() ? MODE_COMPLEMENT : MODE_EXCLUSION;
     else if (kinds === 1 && hasPrefixes) this.mode = MODE_PREFIX;
     else this.mode = MODE_GENERAL;
     this.stale = false;
+  }
+
+  /** Computes the MODE_COMPLEMENT lists when only plain anything-but is held, within budget; says whether it did. */
+  private complemented(): boolean {
+    this.allowedByString = EMPTY_MAP;
+    this.allowedByNumber = EMPTY_MAP;
+    this.allowedOtherwise = EMPTY_LIST;
+    const pairs = this.exclusions;
+    const plainOnly = this.excludedPrefixes === EMPTY_AFFIX && this.excludedSuffixes === EMPTY_AFFIX && this.excludedFolded.size === 0;
+    const values = this.excludedByString.size + this.excludedByNumber.size;
+    if (!plainOnly || (values + 1) * (pairs.length / 2) > COMPLEMENT_BUDGET) return false;
+    const allowed = (excludedPairs: readonly number[]): T[] => {
+      const excluded = new Set(excludedPairs);
+      const seen = new Set<T>();
+      for (let p = 0; p < pairs.length; p += 2) if (!excluded.has(p)) seen.add(pairs[p] as T);
+      return [...seen];
+    };
+    this.allowedByString = new Map([...this.excludedByString].map(([v, list]) => [v, allowed(list)]));
+    this.allowedByNumber = new Map([...this.excludedByNumber].map(([v, list]) => [v, allowed(list)]));
+    this.allowedOtherwise = allowed([]);
+    return true;
   }
 
   private hitAll(list: readonly T[] | undefined, out: T[]): void {
@@ -519,6 +552,15 @@ export class ValueIndex<T extends IndexTarget> {
         const stamp = ++this.stamp;
         this.hitAll(this.numbers.get(value), out);
         return this.hasIntervals ? this.intervals.query(value, out, stamp, this.top) : this.top;
+      }
+      case MODE_COMPLEMENT: {
+        // Each list holds distinct targets, so no dedupe stamp is needed.
+        const list =
+          (typeof value === 'string' ? this.allowedByString.get(value) : typeof value === 'number' ? this.allowedByNumber.get(value) : undefined) ??
+          this.allowedOtherwise;
+        let at = top;
+        for (let i = 0; i < list.length; i++) out[at++] = list[i] as T;
+        return at;
       }
       case MODE_EXCLUSION:
         this.top = top;
