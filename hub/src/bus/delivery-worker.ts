@@ -42,11 +42,14 @@ export interface WorkerWindow {
 const MAX_WINDOW_SAMPLES = 2048;
 
 /**
- * How long one pass may keep claiming within one event-loop turn: long enough to keep a fast
- * target busy at many times its concurrency per turn (a turn under load carries a group commit
- * of several ms), short enough that appends, timers and other subscribers' workers get every turn.
+ * How long one pass may keep claiming within one event-loop turn. A pass ends as soon as a claim
+ * comes back short (the queue is drained), so this only matters when the worker is behind: then
+ * a turn also carries a large group commit, and a small budget (5 ms was tried) left delivery a
+ * fixed share of each turn, so a queue that fell behind under a burst never caught up. 20 ms
+ * lets delivery outpace ingest until the queue drains, while timers and the other subscribers'
+ * workers still run every turn.
  */
-const MAX_PASS_MS = 5;
+const MAX_PASS_MS = 20;
 
 /** True when every attempt settled before this turn of the event loop ended. */
 function settledThisTurn(attempts: readonly Promise<void>[]): Promise<boolean> {
