@@ -50,9 +50,10 @@ class AffixTable<V> {
   readonly map = new Map<string, V[]>();
   private common = '';
   private root: TrieNode<V> | null = null;
-  // The scanned form, one flat array: per key its length, the code of the character that decides
-  // it fastest (its last for prefixes, its first for suffixes), the key and its list. Rejecting a
-  // key reads two small integers next to the previous key's, not the key's string.
+  // The scanned form, one flat array: per key its length, the codes of the two characters that
+  // decide it fastest (its far end, and the first one past the head (or tail) all keys share), the
+  // key and its list. Rejecting a key reads small integers next to the previous key's, not the
+  // key's string.
   private scan: (number | string | V[])[] = [];
 
   constructor(private readonly fromEnd: boolean) {}
@@ -65,10 +66,15 @@ class AffixTable<V> {
 
   /** Builds the lookup structure; returns this. */
   sealed(): this {
+    this.common = this.commonAffix();
+    const c = this.common.length;
     if (this.map.size <= AFFIX_SCAN_LIMIT) {
       this.scan = [];
       for (const [key, list] of this.map) {
-        this.scan.push(key.length, key.length === 0 ? -1 : key.charCodeAt(this.fromEnd ? 0 : key.length - 1), key, list);
+        const n = key.length;
+        const end = n === 0 ? -1 : key.charCodeAt(this.fromEnd ? 0 : n - 1);
+        const split = n <= c ? -1 : key.charCodeAt(this.fromEnd ? n - 1 - c : c);
+        this.scan.push(n, end, split, key, list);
       }
       this.root = null;
     } else {
@@ -77,7 +83,8 @@ class AffixTable<V> {
     return this;
   }
 
-  private seal(): void {
+  /** The longest head (or tail) all keys share. */
+  private commonAffix(): string {
     const keys = [...this.map.keys()];
     let common = keys[0] ?? '';
     for (const k of keys) {
@@ -91,7 +98,11 @@ class AffixTable<V> {
         common = common.slice(0, n);
       }
     }
-    this.common = common;
+    return common;
+  }
+
+  private seal(): void {
+    const common = this.common;
     const root: TrieNode<V> = { values: undefined, next: new Map() };
     for (const [key, values] of this.map) {
       let node = root;
@@ -131,11 +142,13 @@ class AffixTable<V> {
   private scanPrefixes(text: string, into: V[][]): number {
     const scan = this.scan;
     const size = text.length;
+    const c = this.common.length;
     let count = 0;
-    for (let p = 0; p < scan.length; p += 4) {
+    for (let p = 0; p < scan.length; p += 5) {
       const n = scan[p] as number;
       if (n > size || (n > 0 && text.charCodeAt(n - 1) !== scan[p + 1])) continue;
-      if (hasPrefix(text, scan[p + 2] as string)) into[count++] = scan[p + 3] as V[];
+      if (n > c && text.charCodeAt(c) !== scan[p + 2]) continue;
+      if (hasPrefix(text, scan[p + 3] as string)) into[count++] = scan[p + 4] as V[];
     }
     return count;
   }
@@ -143,11 +156,13 @@ class AffixTable<V> {
   private scanSuffixes(text: string, into: V[][]): number {
     const scan = this.scan;
     const size = text.length;
+    const c = this.common.length;
     let count = 0;
-    for (let p = 0; p < scan.length; p += 4) {
+    for (let p = 0; p < scan.length; p += 5) {
       const n = scan[p] as number;
       if (n > size || (n > 0 && text.charCodeAt(size - n) !== scan[p + 1])) continue;
-      if (hasSuffix(text, scan[p + 2] as string)) into[count++] = scan[p + 3] as V[];
+      if (n > c && text.charCodeAt(size - 1 - c) !== scan[p + 2]) continue;
+      if (hasSuffix(text, scan[p + 3] as string)) into[count++] = scan[p + 4] as V[];
     }
     return count;
   }
