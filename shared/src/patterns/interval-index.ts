@@ -57,18 +57,18 @@ export class IntervalIndex<T extends { mark: number }> {
   private readonly root: Node<T> | null;
   /** Sorted by lower bound when there are few ranges; null when the tree is used. */
   private readonly sorted: NumericInterval<T>[] | null;
-  // The sorted ranges' bounds side by side (lo, hi, lo, hi, ...): a scan reads one typed array
-  // and loads a range object only for the ranges that hold the value.
-  private readonly bounds: Float64Array;
+  // The sorted ranges' bounds side by side (lo, hi, lo, hi, ...) in an array of unboxed doubles: a
+  // scan reads it alone and loads a range object only for the ranges that hold the value.
+  private readonly bounds: number[];
 
   constructor(ranges: NumericInterval<T>[]) {
     const sorted = ranges.length <= SCAN_LIMIT ? [...ranges].sort((a, b) => a.lo - b.lo) : null;
     this.sorted = sorted;
-    this.bounds = new Float64Array(sorted === null ? 0 : sorted.length * 2);
-    sorted?.forEach((r, i) => {
-      this.bounds[2 * i] = r.lo;
-      this.bounds[2 * i + 1] = r.hi;
-    });
+    // 0.5 first keeps the array's elements unboxed doubles even when every bound is an integer.
+    const bounds: number[] = [0.5];
+    for (const r of sorted ?? []) bounds.push(r.lo, r.hi);
+    bounds.shift();
+    this.bounds = bounds;
     this.root = sorted === null ? build(ranges) : null;
   }
 
