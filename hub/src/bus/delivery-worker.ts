@@ -188,6 +188,9 @@ export class DeliveryWorker {
           // at the turn's end and its completions wake the worker as usual.
           if (!(await settledThisTurn(launched))) break;
           await this.flushAcks();
+          // those attempts may have stopped the worker or opened the circuit: the next pass
+          // (their completions already asked for one) takes it from there
+          if (this.stopped || this.breaker.state !== 'closed') break;
         }
       }
     } catch (error) {
