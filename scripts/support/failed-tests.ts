@@ -54,4 +54,6 @@ if (!file || !existsSync(file)) {
     }
   }
   console.log(`${failed} failed; ${report.numPassedTests ?? '?'} of ${report.numTotalTests ?? '?'} tests passed`);
+  // vitest fails a run on an unhandled error or rejection even when every test passed; the JSON report omits those.
+  if (failed === 0) console.log('no test failed: look for "Unhandled Errors" in the vitest output above');
 }
