@@ -1,7 +1,8 @@
 /**
  * Prints the failed tests of a vitest JSON report (file, name, error and the stack frames in Keyway's
  * own files), so a CI log ends with what failed and why.
- * Usage: tsx scripts/support/failed-tests.ts <results.json>
+ * Usage: tsx scripts/support/failed-tests.ts <results.json> [vitest output log]
+ * With the log, also the "Unhandled Errors" vitest printed (errors outside any test fail a run too).
  */
 import { existsSync, readFileSync } from 'node:fs';
 
@@ -55,5 +56,17 @@ if (!file || !existsSync(file)) {
   }
   console.log(`${failed} failed; ${report.numPassedTests ?? '?'} of ${report.numTotalTests ?? '?'} tests passed`);
   // vitest fails a run on an unhandled error or rejection even when every test passed; the JSON report omits those.
-  if (failed === 0) console.log('no test failed: look for "Unhandled Errors" in the vitest output above');
+  if (failed === 0) console.log('no test failed: vitest also fails a run on unhandled errors (below, when the log is given)');
+}
+
+const log = process.argv[3];
+if (log && existsSync(log)) {
+  // eslint-disable-next-line no-control-regex -- strips the colour codes vitest writes
+  const lines = readFileSync(log, 'utf8').replace(/\x1b\[[0-9;]*m/g, '').split('\n');
+  const start = lines.findIndex((l) => /Unhandled Errors?/.test(l));
+  if (start >= 0) {
+    const end = lines.findIndex((l, i) => i > start && /^\s*Test Files\s/.test(l));
+    const block = lines.slice(start, end > start ? Math.min(end, start + 60) : start + 60);
+    console.log(block.filter((l) => !/node_modules|node:internal/.test(l)).join('\n'));
+  }
 }
