@@ -11,7 +11,8 @@ const MAX_ENTRIES_PER_COMMIT = 4096;
 /**
  * Group commit: publishes that arrive while a commit is being prepared share one transaction,
  * so one fsync makes many events durable. Each caller still learns its own outcome only after
- * the commit, which keeps "acknowledged means durable".
+ * the store resolves the append, which it does once the commit is durable (SQLite: after an
+ * fdatasync of the WAL, see storage/wal-sync.ts), so "acknowledged means durable" holds.
  */
 export class GroupCommit {
   private waiting: Waiting[] = [];

@@ -190,7 +190,7 @@ export class Ingest {
         this.deps.log.error({ err: describeError(error) }, 'appending to the bus log failed');
         const unavailable = new KeywayError(
           ErrorCode.Unavailable,
-          'the bus log is unavailable; nothing was stored, retry later',
+          'the bus log is unavailable; these events were not acknowledged, retry later (any that were stored come back as duplicates)',
           {
             cause: error,
           },

@@ -1,7 +1,9 @@
+import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { KeywayError, ErrorCode } from '@keyway/shared';
 import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 import { SQLITE_SCHEMA } from './sqlite-schema.js';
+import { WalSync, type SyncFn } from './wal-sync.js';
 import type {
   AppendInput,
   AppendOutcome,
@@ -74,6 +76,8 @@ export interface SqliteBusStoreOptions {
   path: string;
   /** Checkpoint the WAL from a worker thread every this many ms (default 200); 0 leaves it to SQLite. */
   checkpointIntervalMs?: number;
+  /** Tests only: replaces `fs.fdatasync` of the WAL (to slow it down or make it fail). */
+  syncWal?: SyncFn;
 }
 
 /** The embedded default backend: one SQLite file in WAL mode. */
@@ -85,9 +89,13 @@ export class SqliteBusStore implements BusStore {
   private pendingAcks: number[] = [];
   private ackFlushScheduled = false;
   private readonly checkpointIntervalMs: number;
+  private readonly syncWal: SyncFn | undefined;
+  private walFd: number | undefined;
+  private walSync: WalSync | undefined;
 
   constructor(options: SqliteBusStoreOptions) {
     this.path = options.path;
+    this.syncWal = options.syncWal;
     this.checkpointIntervalMs = options.path === ':memory:' ? 0 : (options.checkpointIntervalMs ?? 200);
   }
 
@@ -95,14 +103,26 @@ export class SqliteBusStore implements BusStore {
     if (this.db) return Promise.resolve();
     const db = new Database(this.path);
     db.pragma('journal_mode = WAL');
-    // An event is acknowledged only once durable. In WAL mode `synchronous=NORMAL` may lose the
-    // last commits on power loss; FULL fsyncs the WAL at every commit. Callers batch writes (group
-    // commit), so one fsync covers many events and the cost stays small.
-    db.pragma('synchronous = FULL');
+    // An event is acknowledged only once durable, as with `synchronous=FULL`, but the fsync runs
+    // on libuv's thread pool instead of inside the commit on the event loop. In WAL mode NORMAL
+    // commits atomically and syncs the WAL before each checkpoint and the database file after it;
+    // what it skips is the sync of the WAL at each commit, so on power loss the last commits may
+    // roll back. Those commits are not acknowledged yet: every durable write below resolves only
+    // after an fdatasync of the WAL file (holding its commit frames) that started after the
+    // commit completed (WalSync). Delivery bookkeeping (claims, acks, retry times) does not wait
+    // for one: losing it only means a redelivery, which at-least-once allows.
+    db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
     // the dedup index takes random inserts; a 16 MB page cache keeps its hot pages in memory
     db.pragma('cache_size = -16384');
     db.exec(SQLITE_SCHEMA);
+    if (this.path !== ':memory:' && this.path !== '') {
+      // The WAL exists once a transaction has run in WAL mode (the schema above). SQLite keeps
+      // this file (same inode) while any connection is open: a reset after a checkpoint rewrites
+      // it from the start, it is deleted only when the last connection closes.
+      this.walFd = openSync(`${this.path}-wal`, 'r');
+      this.walSync = new WalSync(this.walFd, this.syncWal);
+    }
     if (this.checkpointIntervalMs > 0) {
       // checkpoints run on a worker thread; the writer checkpoints itself only if that falls far behind
       db.pragma('wal_autocheckpoint = 20000');
@@ -116,6 +136,10 @@ export class SqliteBusStore implements BusStore {
 
   async close(): Promise<void> {
     this.flushAcksNow();
+    await this.walSync?.settled();
+    this.walSync = undefined;
+    if (this.walFd !== undefined) closeSync(this.walFd);
+    this.walFd = undefined;
     await this.checkpointer?.stop();
     this.checkpointer = undefined;
     this.db?.close();
@@ -207,23 +231,7 @@ export class SqliteBusStore implements BusStore {
        ON CONFLICT (name) DO UPDATE SET account = excluded.account, config = excluded.config,
                                         updated_at = excluded.updated_at`,
     );
-    const syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
-    const syncFull = db.prepare('PRAGMA synchronous = FULL');
-    // Delivery bookkeeping (claims, acks, retry times) need not survive a power cut: losing one
-    // only means a redelivery, which at-least-once allows. Those commits skip the fsync; the next
-    // FULL commit (an append) syncs them along with its own frames.
-    const relaxed =
-      <A extends unknown[], R>(fn: (...args: A) => R) =>
-      (...args: A): R => {
-        syncNormal.run();
-        try {
-          return fn(...args);
-        } finally {
-          syncFull.run();
-        }
-      };
     return {
-      relaxed,
       insertEvent,
       findEvent,
       insertDelivery,
@@ -270,27 +278,22 @@ export class SqliteBusStore implements BusStore {
         for (const seq of seqs) n += insertReplay.run(subscriber, now, now, seq).changes;
         return n;
       }),
-      claimTx: relaxed(
-        db.transaction((subscriber: string, o: ClaimOptions, acks: readonly number[]): ClaimRow[] => {
-          for (const id of acks) deleteDelivery.run(id);
-          const stmt = o.orderedBySubject ? claimOrdered : claimAny;
-          const rows = stmt.all({ subscriber, now: o.now, limit: o.limit });
-          for (const r of rows) markClaimed.run(o.now + o.leaseMs, r.id);
-          return rows;
-        }),
-      ),
-      ackTx: relaxed(
-        db.transaction((ids: readonly number[]) => {
-          for (const id of ids) deleteDelivery.run(id);
-        }),
-      ),
-      releaseTx: relaxed(
-        db.transaction((ids: readonly number[]) => {
-          for (const id of ids) release.run(id);
-        }),
-      ),
-      retryLaterRelaxed: relaxed((next: number, error: string, id: number) => retryLater.run(next, error, id)),
-      deadLetterRelaxed: relaxed((now: number, error: string, id: number) => deadLetter.run(now, error, id)),
+      // Delivery bookkeeping (claims, acks, retry times) need not survive a power cut: losing one
+      // only means a redelivery, which at-least-once allows. These commits do not wait for a WAL
+      // sync (`run`, not `runDurable`); the next sync, for an append, covers their frames too.
+      claimTx: db.transaction((subscriber: string, o: ClaimOptions, acks: readonly number[]): ClaimRow[] => {
+        for (const id of acks) deleteDelivery.run(id);
+        const stmt = o.orderedBySubject ? claimOrdered : claimAny;
+        const rows = stmt.all({ subscriber, now: o.now, limit: o.limit });
+        for (const r of rows) markClaimed.run(o.now + o.leaseMs, r.id);
+        return rows;
+      }),
+      ackTx: db.transaction((ids: readonly number[]) => {
+        for (const id of ids) deleteDelivery.run(id);
+      }),
+      releaseTx: db.transaction((ids: readonly number[]) => {
+        for (const id of ids) release.run(id);
+      }),
     };
   }
 
@@ -320,6 +323,24 @@ export class SqliteBusStore implements BusStore {
     }
   }
 
+  /**
+   * `run` for writes that must survive a power cut (appends, replays, accounts, keys,
+   * subscribers): resolves only after an fdatasync of the WAL that started after the commit.
+   */
+  private runDurable<T>(fn: () => T, absorbsAcks = false): Promise<T> {
+    const failed = this.walSync?.failed;
+    if (failed) return Promise.reject(failed);
+    try {
+      if (!absorbsAcks) this.flushAcksNow();
+      const value = fn();
+      // taken right after the commit, so a sync that starts from here on covers it
+      const durable = this.walSync?.durable();
+      return durable ? durable.then(() => value) : Promise.resolve(value);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
   private get s(): NonNullable<SqliteBusStore['statements']> {
     if (!this.statements) {
       throw new KeywayError(ErrorCode.Unavailable, 'the SQLite bus store is not open; call init() first');
@@ -328,11 +349,11 @@ export class SqliteBusStore implements BusStore {
   }
 
   appendBatch(entries: readonly AppendInput[], now: number): Promise<AppendOutcome[]> {
-    return this.run(() => this.s.appendTx(entries, now, this.takeAcks()), true);
+    return this.runDurable(() => this.s.appendTx(entries, now, this.takeAcks()), true);
   }
 
   enqueue(subscriber: string, seqs: readonly number[], now: number): Promise<number> {
-    return this.run(() => this.s.enqueueTx(subscriber, seqs, now));
+    return this.runDurable(() => this.s.enqueueTx(subscriber, seqs, now));
   }
 
   claim(subscriber: string, options: ClaimOptions): Promise<ClaimedDelivery[]> {
@@ -375,7 +396,7 @@ export class SqliteBusStore implements BusStore {
 
   retryLater(deliveryId: number, nextAttemptAt: number, error: string): Promise<void> {
     return this.run(() => {
-      this.s.retryLaterRelaxed(nextAttemptAt, error, deliveryId);
+      this.s.retryLater.run(nextAttemptAt, error, deliveryId);
     });
   }
 
@@ -387,7 +408,7 @@ export class SqliteBusStore implements BusStore {
 
   deadLetter(deliveryId: number, error: string, now: number): Promise<void> {
     return this.run(() => {
-      this.s.deadLetterRelaxed(now, error, deliveryId);
+      this.s.deadLetter.run(now, error, deliveryId);
     });
   }
 
@@ -416,7 +437,7 @@ export class SqliteBusStore implements BusStore {
   }
 
   redrive(subscriber: string, filter: DlqFilter, now: number): Promise<number> {
-    return this.run(() => this.s.redrive.run({ subscriber, now, ...filterParams(filter) }).changes);
+    return this.runDurable(() => this.s.redrive.run({ subscriber, now, ...filterParams(filter) }).changes);
   }
 
   stats(subscriber: string, now: number): Promise<QueueStats> {
@@ -447,17 +468,17 @@ export class SqliteBusStore implements BusStore {
   }
 
   purge(beforeMs: number): Promise<number> {
-    return this.run(() => this.s.purge.run(beforeMs).changes);
+    return this.runDurable(() => this.s.purge.run(beforeMs).changes);
   }
 
   putAccount(name: string, now: number): Promise<void> {
-    return this.run(() => {
+    return this.runDurable(() => {
       this.s.putAccount.run(name, now);
     });
   }
 
   addApiKey(account: string, keyHash: string, now: number): Promise<void> {
-    return this.run(() => {
+    return this.runDurable(() => {
       try {
         this.s.addApiKey.run(keyHash, account, now);
       } catch (error) {
@@ -469,7 +490,7 @@ export class SqliteBusStore implements BusStore {
   }
 
   revokeApiKey(keyHash: string): Promise<void> {
-    return this.run(() => {
+    return this.runDurable(() => {
       this.s.revokeApiKey.run(Date.now(), keyHash);
     });
   }
@@ -479,7 +500,7 @@ export class SqliteBusStore implements BusStore {
   }
 
   upsertSubscriber(record: SubscriberRecord): Promise<'created' | 'updated' | 'unchanged'> {
-    return this.run(() => {
+    return this.runDurable(() => {
       const existing = this.s.getSubscriber.get(record.name);
       if (existing && existing.account === record.account && existing.config === record.config) {
         return 'unchanged' as const;
