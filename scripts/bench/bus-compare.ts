@@ -4,8 +4,8 @@
  *    in-process handler subscriber (concurrency 64): publish-to-handler latency p50/p90/p99;
  * 2. throughput: BENCH_TOTAL events (default 20000) as fast as the store takes them, batches of 10 with up to 16
  *    publishes in flight: events/s from the first publish until the handler has the last event, and latencies.
- * Durable on both: SQLite WAL + synchronous=FULL; PostgreSQL fsync=on, synchronous_commit=on; every acknowledgement
- * after COMMIT. PostgreSQL is a throwaway local server (Debian package `postgresql`) unless BENCH_DATABASE_URL is set.
+ * Durable on both: SQLite WAL, each acknowledgement after an fdatasync of the WAL that holds its commit
+ * (hub/src/storage/wal-sync.ts); PostgreSQL fsync=on, synchronous_commit=on, every acknowledgement after COMMIT. PostgreSQL is a throwaway local server (Debian package `postgresql`) unless BENCH_DATABASE_URL is set.
  * Run: npm run bench:bus-compare   (BENCH_ONLY=sqlite|postgres to run one backend)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
   try {
     if (ONLY !== 'postgres') {
       const store = (): BusStore => new SqliteBusStore({ path: join(dir, `bus-${n++}.db`) });
-      console.log('SQLite (WAL, synchronous=FULL)');
+      console.log('SQLite (WAL, ack after fdatasync of the WAL)');
       results.sqlite = { fixedRate: await fixedRate(store), throughput: await throughput(store) };
     }
     if (ONLY !== 'sqlite') {
