@@ -4,6 +4,7 @@ import { generateHubKeyPair, hashPin, signCommand, signGrant, type CommandClaims
 import { HubAckResponder } from '../../agent/src/sync/test-support/hub-responder.js';
 import { startAgentHarness, type AgentHarness } from './support/agent-harness.js';
 import { startAedes, type TestBroker } from './support/brokers.js';
+import { NetworkCut } from './support/proxy.js';
 import { waitUntil as until } from '../../scripts/support/until.js';
 
 const hub = generateHubKeyPair();
@@ -138,4 +139,23 @@ describe('the agent against a real broker and a simulated garage', () => {
     expect(() => agent.internals).toThrow(/not started/);
     harness = { ...harness, dispose: async () => garage.dispose() };
   });
+
+  it('a graceful stop finishes, and closes the connection, when the broker never acknowledges the offline message', async () => {
+    const proxy = new NetworkCut(broker.port);
+    await proxy.start();
+    try {
+      harness = await startAgentHarness(`mqtt://127.0.0.1:${proxy.port}`, hub);
+      const { agent, garage } = harness;
+      await until(() => agent.internals.connector.connected);
+      proxy.stall();
+      const started = Date.now();
+      await agent.stop();
+      // Bounded: about 2 s for the offline message, 3 s for the DISCONNECT, not forever.
+      expect(Date.now() - started).toBeLessThan(8_000);
+      await until(() => proxy.openConnections === 0, 5_000);
+      harness = { ...harness, dispose: async () => garage.dispose() };
+    } finally {
+      await proxy.stop();
+    }
+  }, 20_000);
 });

@@ -58,6 +58,19 @@ export interface AgentParts {
   access: AccessHandler;
 }
 
+/** How long a graceful stop waits for the broker to take the `offline` message. */
+const PRESENCE_ON_STOP_MS = 2000;
+
+/** Waits for `work`, at most `ms`; the work itself is left to finish or fail on its own. */
+async function within(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  await Promise.race([work, timeout]);
+  clearTimeout(timer);
+}
+
 /** The edge agent: outbox, sync, trusted time, grants, commands, door and keypad wired together. */
 export class Agent {
   readonly deviceId: string;
@@ -149,7 +162,8 @@ export class Agent {
     await this.options.door?.stop();
     const parts = this.parts;
     if (parts) {
-      if (parts.connector.connected) await this.publishPresence(false);
+      // Bounded: on a half-dead network the broker's ack never comes, and a stop must still finish.
+      if (parts.connector.connected) await within(this.publishPresence(false), PRESENCE_ON_STOP_MS);
       await parts.sync.stop();
       await parts.connector.stop({ graceful: true });
       // Last status while the outbox can still be read: `keyway-agent status` then shows offline.
