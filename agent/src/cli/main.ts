@@ -81,10 +81,24 @@ export function cli(): void {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
+      exitIfStuck(code);
     },
     (error: unknown) => {
       process.stderr.write(`keyway-agent: ${isKeywayError(error) ? `${error.code}: ` : ''}${describeError(error)}\n`);
       process.exitCode = isKeywayError(error, 'CONFIG_INVALID') ? 2 : 1;
     },
   );
+}
+
+/**
+ * Everything has been stopped and closed when a command returns. Should a library still hold a handle
+ * (a socket it did not close, a timer it did not clear), the process would stay up until systemd
+ * kills it; give the event loop a moment to drain, then exit anyway and say what was left open.
+ */
+function exitIfStuck(code: number): void {
+  const timer = setTimeout(() => {
+    process.stderr.write(`keyway-agent: exiting with resources still open: ${process.getActiveResourcesInfo().join(', ')}\n`);
+    process.exit(code);
+  }, 2000);
+  timer.unref();
 }
