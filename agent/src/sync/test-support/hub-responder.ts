@@ -14,7 +14,8 @@ export interface ResponderOptions {
 
 /**
  * Test-only stand-in for the hub's device gateway: takes `up/events` batches, deduplicates by device and
- * sequence, records what it received, and acknowledges up to each batch's last sequence. Not product code.
+ * sequence, records what it received, and acknowledges up to each batch's last sequence when the batch follows
+ * what was acknowledged (the hub's rule in WIRE.md). Not product code.
  */
 export class HubAckResponder {
   private client: MqttClient | undefined;
@@ -26,6 +27,8 @@ export class HubAckResponder {
   batches = 0;
   /** When false, batches are recorded but not acknowledged (simulates a hub that is down after ingest). */
   acking = true;
+  /** Highest sequence acknowledged per device. */
+  private readonly ackedUpTo = new Map<string, number>();
   private readonly waiters = new Set<() => void>();
 
   constructor(private readonly options: ResponderOptions) {}
@@ -90,8 +93,14 @@ export class HubAckResponder {
       if (!this.options.countOnly) list.push({ seq, type: String(event.type), id: String(event.id) });
     }
     if (this.acking && this.client) {
+      // As the hub does (WIRE.md): acknowledge only a batch that follows what is vouched for or already
+      // acknowledged; otherwise answer without progress, so a batch lost on the way (e.g. published to a
+      // restarted broker before this subscriber was back) is resent, never skipped by a later ack.
+      const base = Math.max(batch.acked ?? batch.fromSeq - 1, this.ackedUpTo.get(deviceId) ?? 0);
+      const upTo = batch.fromSeq <= base + 1 ? Math.max(base, batch.toSeq) : base;
+      this.ackedUpTo.set(deviceId, upTo);
       const time = this.options.hubPrivateKey ? await signTime({ t: Date.now(), aud: deviceId }, this.options.hubPrivateKey) : undefined;
-      await this.client.publishAsync(`keyway/v1/d/${deviceId}/down/ack`, JSON.stringify({ v: WIRE_VERSION, upTo: batch.toSeq, ...(time ? { time } : {}) }), { qos: 1 });
+      await this.client.publishAsync(`keyway/v1/d/${deviceId}/down/ack`, JSON.stringify({ v: WIRE_VERSION, upTo, ...(time ? { time } : {}) }), { qos: 1 });
     }
     for (const waiter of [...this.waiters]) waiter();
   }
