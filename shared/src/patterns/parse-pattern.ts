@@ -268,6 +268,21 @@ function compileField(path: string, values: unknown[], where: string): FieldCond
   };
 }
 
+/** Kinds whose alternatives are single values, looked up by equality. */
+const SINGLE_VALUE_KINDS: ReadonlySet<ValueMatcher['kind']> = new Set(['exact-string', 'exact-number', 'literal', 'equals-ignore-case']);
+
+/**
+ * The field as one condition per alternative when every alternative is a single value looked up
+ * by equality (`type: ["a", "b"]` as `type: ["a"]` and `type: ["b"]`), each keyed as if written
+ * alone; any other field as it is. Lets the matcher share one state per value between rules.
+ */
+export function splitAlternatives(field: FieldCondition): FieldCondition[] {
+  if (!field.matchers.every((m) => SINGLE_VALUE_KINDS.has(m.kind))) return [field];
+  const byKey = new Map(field.matchers.map((m) => [matcherKey(m), m] as const));
+  if (byKey.size < 2) return [field];
+  return [...byKey].map(([key, m]) => ({ ...field, matchers: [m], key }));
+}
+
 type BranchMap = Map<string, FieldCondition>;
 
 function walkObject(obj: Record<string, unknown>, prefix: string, where: string, branches: BranchMap[], insideOr: boolean, depth: number): void {

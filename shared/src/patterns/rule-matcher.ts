@@ -1,12 +1,13 @@
 import { consistent, merge, project, sameMembership, type Membership } from './event-leaves.js';
 import { PathSlot, Resolved } from './path-slot.js';
 import { compilePattern } from './parse-pattern.js';
-import type { FieldCondition, LeafValue, ValueMatcher } from './types.js';
+import type { FieldCondition, LeafValue } from './types.js';
 import { ValueIndex } from './value-index.js';
+import { sameWalk, splitBranch, WalkPlanner } from './walk-order.js';
 
 /*
  * All rules share one automaton, in the manner of AWS's event-ruler. A rule branch is a list of
- * field conditions in a canonical order; each condition is an edge (path) plus a target (the exact
+ * field conditions in an order chosen when the rule is added (walkOrder); each condition is an edge (path) plus a target (the exact
  * set of alternatives) leading to the next state, and equal prefixes of different rules share
  * states. Matching walks from the root: at each state, for each path leaving it, the event's leaves
  * at that path are looked up in one ValueIndex, and only the states reached are explored. Cost
@@ -75,48 +76,6 @@ interface Target<R extends string> {
   readonly field: FieldCondition;
 }
 
-// Cheap, selective conditions first so that shared states fan out through Map lookups; conditions
-// that must scan (anything-but) or depend on what was chosen before (exists:false) come last.
-function matcherRank(m: ValueMatcher): number {
-  switch (m.kind) {
-    case 'exact-string':
-    case 'exact-number':
-    case 'literal':
-    case 'equals-ignore-case':
-      return 0;
-    case 'ip-range':
-      return m.lo === m.hi ? 0 : 1;
-    case 'prefix':
-    case 'suffix':
-    case 'numeric':
-      return 1;
-    case 'wildcard':
-      return m.literalPrefix !== '' || m.literalSuffix !== '' ? 1 : 2;
-    case 'exists':
-      return 2;
-    case 'anything-but':
-    case 'anything-but-prefix':
-    case 'anything-but-suffix':
-    case 'anything-but-ignore-case':
-    case 'anything-but-wildcard':
-      return 3;
-    case 'absent':
-      return 0;
-  }
-}
-
-function fieldRank(f: FieldCondition): number {
-  if (f.allowsAbsence) return f.hasValueMatchers ? 4 : 5;
-  return Math.max(...f.matchers.map(matcherRank));
-}
-
-function canonicalOrder(fields: readonly FieldCondition[]): FieldCondition[] {
-  return [...fields]
-    .map((f) => ({ f, rank: fieldRank(f) }))
-    .sort((a, b) => a.rank - b.rank || (a.f.path < b.f.path ? -1 : a.f.path > b.f.path ? 1 : 0))
-    .map((x) => x.f);
-}
-
 const SINGLE = Resolved.Single;
 const MANY = Resolved.Many;
 
@@ -163,8 +122,10 @@ function settle<R extends string>(state: State<R>): void {
 
 export class RuleMatcher<R extends string = string> {
   private readonly root: State<R> = newState();
-  private readonly rules = new Map<R, { record: RuleRecord<R>; branches: FieldCondition[][] }>();
+  /** Per rule: its branches with alternatives split (as counted by the planner), and as walked (inserted). */
+  private readonly rules = new Map<R, { record: RuleRecord<R>; split: FieldCondition[][]; branches: FieldCondition[][] }>();
   private readonly slots = new Map<string, PathSlot>();
+  private readonly planner = new WalkPlanner<R>();
   // Per path id, what it resolved to in the current event; compact arrays so a state's edges hit one cache line.
   private readonly slotById: PathSlot[] = [];
   private readonly slotGeneration: number[] = [];
@@ -193,10 +154,13 @@ export class RuleMatcher<R extends string = string> {
   add(ruleId: R, pattern: unknown): void {
     const compiled = compilePattern(pattern);
     this.remove(ruleId);
-    const branches = compiled.branches.map(canonicalOrder);
+    const split = compiled.branches.flatMap(splitBranch);
+    const shifted = this.planner.count(ruleId, split, 1);
+    const branches = this.planner.order(split);
     const record: RuleRecord<R> = { id: ruleId, mark: 0, oneBranch: branches.length === 1 };
     for (const branch of branches) this.insert(record, branch);
-    this.rules.set(ruleId, { record, branches });
+    this.rules.set(ruleId, { record, split, branches });
+    this.reorder(shifted);
   }
 
   /** Removes a rule; returns false when no rule had that id. */
@@ -205,7 +169,23 @@ export class RuleMatcher<R extends string = string> {
     if (rule === undefined) return false;
     for (const branch of rule.branches) this.erase(rule.record, branch);
     this.rules.delete(ruleId);
+    this.reorder(this.planner.count(ruleId, rule.split, -1));
     return true;
+  }
+
+  /** Re-walks the rules on paths whose spread changed magnitude, where their walk order changed. */
+  private reorder(paths: readonly string[]): void {
+    for (const path of paths) {
+      for (const id of this.planner.rulesOn(path)) {
+        const rule = this.rules.get(id);
+        if (rule === undefined) continue;
+        const branches = this.planner.order(rule.split);
+        if (sameWalk(branches, rule.branches)) continue;
+        for (const branch of rule.branches) this.erase(rule.record, branch);
+        for (const branch of branches) this.insert(rule.record, branch);
+        rule.branches = branches;
+      }
+    }
   }
 
   private slotFor(field: FieldCondition): PathSlot {
