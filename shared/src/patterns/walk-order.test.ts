@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RuleMatcher, testPattern, type Pattern } from './index.js';
 import { ValueIndex } from './value-index.js';
+import { WalkPlanner } from './walk-order.js';
 
 /*
  * How the automaton is laid out decides how many lookups an event costs, not which rules match
@@ -88,5 +89,20 @@ describe('the automaton shares states between rules by value', () => {
     expect(lookupsFor(matcher, event(TYPES[10] as string, 'courier', 'manual'))).toEqual({ lookups: 0, ids: [] });
     matcher.add('again', { type: [TYPES[10], TYPES[11]], data: { reason: ['manual'] } });
     expect(lookupsFor(matcher, event(TYPES[11] as string, 'courier', 'manual')).ids).toEqual(['again']);
+  });
+
+  it('when the values on a path hover at a power of two, adding and removing one rule re-walks no other rule', () => {
+    const matcher = new RuleMatcher();
+    // 127 distinct types over 1,000 rules; a rule on a 128th type then comes and goes, repeatedly.
+    for (let i = 0; i < 1000; i++) matcher.add(`r${i}`, { type: [`t${i % 127}`], zone: [`z${i % 3}`] });
+    matcher.add('extra', { type: ['t127'], zone: ['z1'] });
+    const order = vi.spyOn(WalkPlanner.prototype, 'order');
+    for (let round = 0; round < 10; round++) {
+      matcher.remove('extra');
+      matcher.add('extra', { type: ['t127'], zone: ['z1'] });
+    }
+    // Each add orders its own rule once; re-walking the rules on the path would order about 1,000 each time.
+    expect(order.mock.calls.length).toBe(10);
+    expect(matcher.match({ type: 't127', zone: 'z1' })).toEqual(['extra']);
   });
 });

@@ -66,19 +66,32 @@ export function splitBranch(branch: readonly FieldCondition[]): FieldCondition[]
   return branches;
 }
 
-/** floor(log2(n)) for n >= 1, -1 for 0: orders change when a path's spread doubles or halves, not on every rule. */
-function magnitude(n: number): number {
-  return n === 0 ? -1 : 31 - Math.clz32(n);
+/** floor(log2(n)) for n >= 1. */
+function log2(n: number): number {
+  return 31 - Math.clz32(n);
+}
+
+/**
+ * The magnitude a path's spread of n is ordered by, given the one it had: floor(log2(n)) once n
+ * reaches the next power of two or falls below 3/4 of the current one, else unchanged. The gap
+ * means a spread hovering at a power of two (one rule added, removed, added) does not re-walk
+ * every rule on the path each time.
+ */
+function nextMagnitude(current: number, n: number): number {
+  if (n >= 2 ** (current + 1) || n < 0.75 * 2 ** current) return log2(n);
+  return current;
 }
 
 /**
  * Keeps, per path, how many branches use each distinct condition on it, and orders branches by
  * it. Orders follow the magnitude of that spread, so they change only when a path's spread
- * doubles or halves; the caller then re-walks the rules on the paths it reports (rulesOn), which
+ * doubles or shrinks by a quarter or more (nextMagnitude); the caller then re-walks the rules on the paths it reports (rulesOn), which
  * adds up to a few passes over the rules in all as a rule set grows.
  */
 export class WalkPlanner<R> {
   private readonly spread = new Map<string, Map<string, number>>();
+  /** Per path, the magnitude its fields are ordered by (nextMagnitude). */
+  private readonly magnitudes = new Map<string, number>();
   private readonly rulesByPath = new Map<string, Set<R>>();
 
   /** Counts (delta 1) or uncounts (-1) a rule's split branches; returns the paths whose magnitude changed. */
@@ -88,12 +101,19 @@ export class WalkPlanner<R> {
       for (const field of branch) {
         let conditions = this.spread.get(field.path);
         if (conditions === undefined) this.spread.set(field.path, (conditions = new Map<string, number>()));
-        const before = magnitude(conditions.size);
         const n = (conditions.get(field.key) ?? 0) + delta;
         if (n > 0) conditions.set(field.key, n);
         else conditions.delete(field.key);
-        if (magnitude(conditions.size) !== before) shifted.add(field.path);
-        if (conditions.size === 0) this.spread.delete(field.path);
+        const before = this.magnitudes.get(field.path);
+        if (conditions.size === 0) {
+          // No rule left on the path: nothing to re-walk, and a path used again starts afresh.
+          this.spread.delete(field.path);
+          this.magnitudes.delete(field.path);
+        } else {
+          const after = before === undefined ? log2(conditions.size) : nextMagnitude(before, conditions.size);
+          this.magnitudes.set(field.path, after);
+          if (before !== undefined && after !== before) shifted.add(field.path);
+        }
       }
     }
     for (const path of new Set(branches.flat().map((f) => f.path))) {
@@ -120,7 +140,7 @@ export class WalkPlanner<R> {
    * a walk starting on a coarse path visits a state for nearly every event), then path name.
    */
   order(branches: readonly (readonly FieldCondition[])[]): FieldCondition[][] {
-    const spreadOf = (path: string): number => magnitude(this.spread.get(path)?.size ?? 0);
+    const spreadOf = (path: string): number => this.magnitudes.get(path) ?? -1;
     return branches.map((fields) =>
       fields
         .map((f) => ({ f, rank: fieldRank(f), spread: spreadOf(f.path) }))
