@@ -248,7 +248,8 @@ function measureConfig(index: number): void {
  */
 function runConfig(index: number): Promise<Figures> {
   return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), ['--config', String(index)], { execArgv: process.execArgv });
+    // --expose-gc: the heap figure is measured after a full collection on both sides.
+    const child = fork(fileURLToPath(import.meta.url), ['--config', String(index)], { execArgv: [...process.execArgv, '--expose-gc'] });
     let figures: Figures | undefined;
     child.on('message', (m) => (figures = m as Figures));
     child.on('error', reject);

@@ -122,8 +122,8 @@ function settle<R extends string>(state: State<R>): void {
 
 export class RuleMatcher<R extends string = string> {
   private readonly root: State<R> = newState();
-  /** Per rule: its branches with alternatives split (as counted by the planner), and as walked (inserted). */
-  private readonly rules = new Map<R, { record: RuleRecord<R>; split: FieldCondition[][]; branches: FieldCondition[][] }>();
+  /** Per rule: its branches, alternatives split (splitBranch) and fields in walk order, as inserted. */
+  private readonly rules = new Map<R, { record: RuleRecord<R>; branches: FieldCondition[][] }>();
   private readonly slots = new Map<string, PathSlot>();
   private readonly planner = new WalkPlanner<R>();
   // Per path id, what it resolved to in the current event; compact arrays so a state's edges hit one cache line.
@@ -159,7 +159,7 @@ export class RuleMatcher<R extends string = string> {
     const branches = this.planner.order(split);
     const record: RuleRecord<R> = { id: ruleId, mark: 0, oneBranch: branches.length === 1 };
     for (const branch of branches) this.insert(record, branch);
-    this.rules.set(ruleId, { record, split, branches });
+    this.rules.set(ruleId, { record, branches });
     this.reorder(shifted);
   }
 
@@ -169,7 +169,7 @@ export class RuleMatcher<R extends string = string> {
     if (rule === undefined) return false;
     for (const branch of rule.branches) this.erase(rule.record, branch);
     this.rules.delete(ruleId);
-    this.reorder(this.planner.count(ruleId, rule.split, -1));
+    this.reorder(this.planner.count(ruleId, rule.branches, -1));
     return true;
   }
 
@@ -179,7 +179,7 @@ export class RuleMatcher<R extends string = string> {
       for (const id of this.planner.rulesOn(path)) {
         const rule = this.rules.get(id);
         if (rule === undefined) continue;
-        const branches = this.planner.order(rule.split);
+        const branches = this.planner.order(rule.branches);
         if (sameWalk(branches, rule.branches)) continue;
         for (const branch of rule.branches) this.erase(rule.record, branch);
         for (const branch of branches) this.insert(rule.record, branch);

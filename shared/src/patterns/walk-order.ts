@@ -137,7 +137,8 @@ export class WalkPlanner<R> {
   /**
    * Each branch's fields in walk order: by kind of condition (matcherRank), then the path whose
    * spread is of the greater magnitude (`type` with hundreds of values before a `role` with five:
-   * a walk starting on a coarse path visits a state for nearly every event), then path name.
+   * a walk starting on a coarse path visits a state for nearly every event), then path name. A
+   * branch holds each path once, so the order does not depend on the order fields come in.
    */
   order(branches: readonly (readonly FieldCondition[])[]): FieldCondition[][] {
     const spreadOf = (path: string): number => this.magnitudes.get(path) ?? -1;
