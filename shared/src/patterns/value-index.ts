@@ -116,6 +116,8 @@ export class ValueIndex<T extends IndexTarget> {
   private allowedByString: ReadonlyMap<string, T[]> = EMPTY_MAP;
   private allowedByNumber: ReadonlyMap<number, T[]> = EMPTY_MAP;
   private allowedOtherwise: readonly T[] = EMPTY_LIST;
+  /** The allowed* lists above are computed (see complemented()); any mode may use them. */
+  private complement = false;
   private excludedByString: ReadonlyMap<string, number[]> = EMPTY_MAP;
   private excludedPrefixes: AffixTable<number> = EMPTY_AFFIX;
   private excludedSuffixes: AffixTable<number> = EMPTY_AFFIX;
@@ -292,10 +294,11 @@ export class ValueIndex<T extends IndexTarget> {
     const hasNumeric = numbers.value !== undefined || ranges.length > 0;
     const hasExclusions = exclusions.length > 0;
     const hasPrefixes = prefixes.value !== undefined;
+    this.complement = hasExclusions && this.complemented();
     const kinds = Number(hasStrings) + Number(hasNumeric) + Number(hasExclusions) + Number(hasPrefixes) + Number(others);
     if (kinds === 0 || (kinds === 1 && hasStrings)) this.mode = MODE_EXACT;
     else if (kinds === 1 && hasNumeric) this.mode = MODE_NUMERIC;
-    else if (kinds === 1 && hasExclusions) this.mode = this.complemented() ? MODE_COMPLEMENT : MODE_EXCLUSION;
+    else if (kinds === 1 && hasExclusions) this.mode = this.complement ? MODE_COMPLEMENT : MODE_EXCLUSION;
     else if (kinds === 1 && hasPrefixes) this.mode = MODE_PREFIX;
     else this.mode = MODE_GENERAL;
     this.stale = false;
@@ -320,6 +323,14 @@ export class ValueIndex<T extends IndexTarget> {
     this.allowedByNumber = new Map([...this.excludedByNumber].map(([v, list]) => [v, allowed(list)]));
     this.allowedOtherwise = allowed([]);
     return true;
+  }
+
+  /** With `complement`: the anything-but targets whose exclusions do not hold the value. */
+  private allowedFor(value: LeafValue): readonly T[] {
+    return (
+      (typeof value === 'string' ? this.allowedByString.get(value) : typeof value === 'number' ? this.allowedByNumber.get(value) : undefined) ??
+      this.allowedOtherwise
+    );
   }
 
   private hitAll(list: readonly T[] | undefined, out: T[]): void {
@@ -417,9 +428,7 @@ export class ValueIndex<T extends IndexTarget> {
       }
       case MODE_COMPLEMENT: {
         // Each list holds distinct targets, so no dedupe stamp is needed.
-        const list =
-          (typeof value === 'string' ? this.allowedByString.get(value) : typeof value === 'number' ? this.allowedByNumber.get(value) : undefined) ??
-          this.allowedOtherwise;
+        const list = this.allowedFor(value);
         let at = top;
         for (let i = 0; i < list.length; i++) out[at++] = list[i] as T;
         return at;
@@ -474,7 +483,8 @@ export class ValueIndex<T extends IndexTarget> {
     } else {
       this.hitAll(this.literals.get(value), out);
     }
-    if (this.exclusions.length > 0) this.hitExclusions(value, out);
+    if (this.complement) this.hitAll(this.allowedFor(value), out);
+    else if (this.exclusions.length > 0) this.hitExclusions(value, out);
     if (this.scanned.length > 0) this.verifyAll(this.scanned, value, out);
     this.hitAll(this.any, out);
     return this.top;
