@@ -105,4 +105,17 @@ describe('the automaton shares states between rules by value', () => {
     expect(order.mock.calls.length).toBe(10);
     expect(matcher.match({ type: 't127', zone: 'z1' })).toEqual(['extra']);
   });
+
+  it('when other rules make a field that allows absence more varied, it is still decided in path order, as testPattern does', () => {
+    // Found by the property test with more runs: rows.z ordered before rows.w.v (more conditions on it) chose
+    // the first array element, after which rows.w.v, present only in the second, counted as absent.
+    const first = { rows: { z: [false, { exists: false }], w: { v: [{ exists: false }, { suffix: 'BAR' }] } }, a: [{ 'anything-but': { prefix: 'fo' } }] };
+    const second = { rows: { z: [{ 'anything-but': ['foo', 'bar'] }] }, a: [null] };
+    const e = { a: 0, rows: [{ z: false }, { w: [{ v: false }] }] };
+    const matcher = new RuleMatcher();
+    matcher.add('first', first);
+    matcher.add('second', second);
+    expect(testPattern(first, e)).toBe(false);
+    expect(matcher.match(e)).toEqual([]);
+  });
 });

@@ -137,14 +137,17 @@ export class WalkPlanner<R> {
   /**
    * Each branch's fields in walk order: by kind of condition (matcherRank), then the path whose
    * spread is of the greater magnitude (`type` with hundreds of values before a `role` with five:
-   * a walk starting on a coarse path visits a state for nearly every event), then path name. A
-   * branch holds each path once, so the order does not depend on the order fields come in.
+   * a walk starting on a coarse path visits a state for nearly every event), then path name. Fields
+   * allowing absence (exists: false) come last in path order, whatever their spread. A branch holds
+   * each path once, so the order does not depend on the order fields come in.
    */
   order(branches: readonly (readonly FieldCondition[])[]): FieldCondition[][] {
     const spreadOf = (path: string): number => this.magnitudes.get(path) ?? -1;
     return branches.map((fields) =>
       fields
-        .map((f) => ({ f, rank: fieldRank(f), spread: spreadOf(f.path) }))
+        // Fields allowing absence keep path order: with arrays, what they match depends on the array
+        // positions chosen before them, and testPattern's reference interpreter decides them in path order.
+        .map((f) => ({ f, rank: fieldRank(f), spread: f.allowsAbsence ? 0 : spreadOf(f.path) }))
         .sort((a, b) => a.rank - b.rank || b.spread - a.spread || (a.f.path < b.f.path ? -1 : a.f.path > b.f.path ? 1 : 0))
         .map((x) => x.f),
     );
