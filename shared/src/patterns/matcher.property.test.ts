@@ -98,7 +98,7 @@ describe('RuleMatcher agrees with the reference interpreter', () => {
           expect(matcher.match(e).sort()).toEqual(expected);
         }
       }),
-      { numRuns: 400 },
+      { numRuns: 3000 },
     );
   });
 
@@ -132,7 +132,7 @@ describe('RuleMatcher agrees with the reference interpreter', () => {
           }
         },
       ),
-      { numRuns: 200 },
+      { numRuns: 1000 },
     );
   });
 });
