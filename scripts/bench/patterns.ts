@@ -8,18 +8,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as hdr from 'hdr-histogram-js';
 import { RuleMatcher, type Pattern } from '@keyway/shared/patterns';
-
-// A fixed-seed generator so every run measures the same rules and events.
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { pick, seededRandom } from '../../shared/src/patterns/test-support/seeded-random.js';
 
 const DOMAINS = ['device', 'delivery', 'access', 'notify', 'registry', 'gateway', 'billing', 'audit'];
 const NAMES = ['DoorStateChanged', 'RelayFired', 'BeamBroken', 'GrantIssued', 'GrantRevoked', 'DeliveryScheduled',
@@ -30,10 +19,6 @@ const TYPES = DOMAINS.flatMap((d) => NAMES.map((n) => `keyway.${d}.${n}`)); // 2
 const STATES = ['open', 'closed', 'opening', 'closing', 'stopped', 'fault'];
 const REASONS = ['manual', 'schedule', 'grant', 'courier', 'safety', 'remote', 'keypad', 'timeout'];
 const ROLES = ['courier', 'customer', 'manager', 'installer', 'support'];
-
-function pick<T>(r: () => number, list: readonly T[]): T {
-  return list[Math.floor(r() * list.length)] as T;
-}
 
 function makeEvent(r: () => number, i: number): Record<string, unknown> {
   const device = Math.floor(r() * 5000);
@@ -163,8 +148,8 @@ interface Built {
 
 /** `ruleCount` rules from the events' vocabulary, then `decoys` from DECOYS (ids "decoy-N"). */
 function build(ruleCount: number, sample: Record<string, unknown>, decoys = 0): Built {
-  const r = rng(42);
-  const rd = rng(43);
+  const r = seededRandom(42);
+  const rd = seededRandom(43);
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   const heapBefore = process.memoryUsage().heapUsed;
@@ -210,7 +195,7 @@ function measure(built: Built, hot: Record<string, unknown>[], hotJson: string[]
 // The bus matches an event right after parsing it, while it is still in the CPU cache; a pool of
 // 256 distinct events stays cache-resident the same way. The cold figure cycles 4,096 events
 // (several MB) to show the cost when every event comes from main memory.
-const er = rng(7);
+const er = seededRandom(7);
 const hot = Array.from({ length: 256 }, (_, i) => makeEvent(er, i));
 const hotJson = hot.map((e) => JSON.stringify(e));
 const cold = Array.from({ length: 4096 }, (_, i) => makeEvent(er, 1000 + i));

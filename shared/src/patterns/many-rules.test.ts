@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RuleMatcher, testPattern, type Pattern } from './index.js';
+import { pick, seededRandom } from './test-support/seeded-random.js';
 
 /*
  * The property tests use a small vocabulary, so each lookup table holds a few conditions. Here a
@@ -8,24 +9,9 @@ import { RuleMatcher, testPattern, type Pattern } from './index.js';
  * must still agree with the reference interpreter, before and after rules come and go.
  */
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const TYPES = ['door.Opened', 'door.Closed', 'door.Fault', 'grant.Issued', 'grant.Revoked', 'relay.Fired'];
 const STATES = ['open', 'closed', 'opening', 'fault'];
 const REASONS = ['manual', 'schedule', 'grant', 'courier', 'safety'];
-
-function pick<T>(r: () => number, list: readonly T[]): T {
-  return list[Math.floor(r() * list.length)] as T;
-}
 
 function makeRule(r: () => number, i: number): Pattern {
   const type = pick(r, TYPES);
@@ -78,7 +64,7 @@ function expected(rules: ReadonlyMap<string, Pattern>, event: unknown): string[]
 
 describe('a matcher holding thousands of rules', () => {
   it('returns exactly the rules the reference interpreter matches, before and after half are removed or replaced', () => {
-    const r = rng(11);
+    const r = seededRandom(11);
     const rules = new Map<string, Pattern>();
     const matcher = new RuleMatcher();
     for (let i = 0; i < 3000; i++) {
