@@ -270,23 +270,22 @@ export class RuleMatcher<R extends string = string> {
     return found;
   }
 
+  /** Adds the rule to this match's results unless this match already has it. */
+  private report(record: RuleRecord<R>, generation: number): void {
+    if (record.mark !== generation) {
+      record.mark = generation;
+      this.found.push(record.id);
+    }
+  }
+
   private collect(state: State<R>, generation: number): void {
     const sole = state.sole;
     if (sole !== null) {
-      if (sole.mark !== generation) {
-        sole.mark = generation;
-        this.found.push(sole.id);
-      }
+      this.report(sole, generation);
       return;
     }
     const terminals = state.terminals;
-    for (let i = 0; i < terminals.length; i++) {
-      const record = terminals[i] as RuleRecord<R>;
-      if (record.mark !== generation) {
-        record.mark = generation;
-        this.found.push(record.id);
-      }
-    }
+    for (let i = 0; i < terminals.length; i++) this.report(terminals[i] as RuleRecord<R>, generation);
   }
 
   private visit(state: State<R>, chosen: Membership | null, depth: number): void {
@@ -320,10 +319,7 @@ export class RuleMatcher<R extends string = string> {
           }
           const leaf = target.leaf;
           if (leaf !== null) {
-            if (leaf.mark !== generation) {
-              leaf.mark = generation;
-              this.found.push(leaf.id);
-            }
+            this.report(leaf, generation);
             continue;
           }
           const next = target.next;
