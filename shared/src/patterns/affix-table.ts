@@ -112,7 +112,7 @@ export class AffixTable<V> {
   /** Writes the lists stored under every prefix (or suffix) of text into `into` from 0; returns how many. */
   collect(text: string, into: V[][]): number {
     const root = this.root;
-    if (root === null) return this.fromEnd ? this.scanSuffixes(text, into) : this.scanPrefixes(text, into);
+    if (root === null) return this.scanKeys(text, into);
     if (this.fromEnd ? !hasSuffix(text, this.common) : !hasPrefix(text, this.common)) return 0;
     let count = 0;
     if (root.values !== undefined) into[count++] = root.values;
@@ -126,32 +126,20 @@ export class AffixTable<V> {
     return count;
   }
 
-  // Keys sharing a long head mostly differ at their end, so the key's last character is compared
+  // Keys sharing a long head (or tail) mostly differ at their far end, so that character is compared
   // first: a mismatch there rejects the key without comparing the whole head.
-  private scanPrefixes(text: string, into: V[][]): number {
+  private scanKeys(text: string, into: V[][]): number {
     const scan = this.scan;
+    const fromEnd = this.fromEnd;
     const size = text.length;
     const c = this.common.length;
     let count = 0;
     for (let p = 0; p < scan.length; p += 5) {
       const n = scan[p] as number;
-      if (n > size || (n > 0 && text.charCodeAt(n - 1) !== scan[p + 1])) continue;
-      if (n > c && text.charCodeAt(c) !== scan[p + 2]) continue;
-      if (hasPrefix(text, scan[p + 3] as string)) into[count++] = scan[p + 4] as V[];
-    }
-    return count;
-  }
-
-  private scanSuffixes(text: string, into: V[][]): number {
-    const scan = this.scan;
-    const size = text.length;
-    const c = this.common.length;
-    let count = 0;
-    for (let p = 0; p < scan.length; p += 5) {
-      const n = scan[p] as number;
-      if (n > size || (n > 0 && text.charCodeAt(size - n) !== scan[p + 1])) continue;
-      if (n > c && text.charCodeAt(size - 1 - c) !== scan[p + 2]) continue;
-      if (hasSuffix(text, scan[p + 3] as string)) into[count++] = scan[p + 4] as V[];
+      if (n > size || (n > 0 && text.charCodeAt(fromEnd ? size - n : n - 1) !== scan[p + 1])) continue;
+      if (n > c && text.charCodeAt(fromEnd ? size - 1 - c : c) !== scan[p + 2]) continue;
+      const key = scan[p + 3] as string;
+      if (fromEnd ? hasSuffix(text, key) : hasPrefix(text, key)) into[count++] = scan[p + 4] as V[];
     }
     return count;
   }
