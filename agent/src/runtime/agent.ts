@@ -13,6 +13,7 @@ import { Outbox } from '../outbox/outbox.js';
 import type { ConnectorStatus, DeviceConnector } from '../sync/connector.js';
 import { SyncLoop } from '../sync/sync-loop.js';
 import { decodeCommandMessage, WIRE_VERSION, type PresenceMessage, type ReportedStateMessage } from '../sync/wire.js';
+import { within } from '../sync/within.js';
 import { AccessHandler } from './access-handler.js';
 import { createConnector } from './connector-factory.js';
 import { doorStateChanged, obstructionDetected, sensorFault } from './door-events.js';
@@ -60,16 +61,6 @@ export interface AgentParts {
 
 /** How long a graceful stop waits for the broker to take the `offline` message. */
 const PRESENCE_ON_STOP_MS = 2000;
-
-/** Waits for `work`, at most `ms`; the work itself is left to finish or fail on its own. */
-async function within(work: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  await Promise.race([work, timeout]);
-  clearTimeout(timer);
-}
 
 /** The edge agent: outbox, sync, trusted time, grants, commands, door and keypad wired together. */
 export class Agent {

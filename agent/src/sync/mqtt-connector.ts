@@ -3,6 +3,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { createLogger, ErrorCode, KeywayError, type Logger } from '@keyway/shared';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import type { ConnectorStatus, DeviceConnector, LastWill, MessageHandler, PublishOptions } from './connector.js';
+import { within } from './within.js';
 
 export interface MqttConnectorOptions {
   /** `mqtt://`, `mqtts://`, `ws://` or `wss://` URL. */
@@ -177,14 +178,7 @@ export function matches(filter: string, topic: string): boolean {
  */
 async function endWithin(client: MqttClient, force: boolean, ms: number): Promise<void> {
   if (force) return client.endAsync(true);
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(true), ms);
-  });
-  const graceful = client.endAsync(false).then(() => false);
-  const forced = await Promise.race([graceful, timedOut]);
-  clearTimeout(timer);
-  if (!forced) return;
+  if (await within(client.endAsync(false), ms)) return;
   client.disconnecting = false;
   await client.endAsync(true);
 }
