@@ -5,7 +5,7 @@ import { HubAckResponder } from '../../agent/src/sync/test-support/hub-responder
 import { startAgentHarness, type AgentHarness } from './support/agent-harness.js';
 import { startAedes, type TestBroker } from './support/brokers.js';
 import { NetworkCut } from './support/proxy.js';
-import { waitUntil as until } from '../../scripts/support/until.js';
+import { waitUntil } from '../../scripts/support/until.js';
 
 const hub = generateHubKeyPair();
 
@@ -43,24 +43,24 @@ describe('the agent against a real broker and a simulated garage', () => {
   it('learns trusted time from the hub, then opens the door for a signed command carrying a valid grant', async () => {
     harness = await startAgentHarness(broker.url, hub);
     const { agent, garage } = harness;
-    await until(() => agent.internals.clock.status().bounded);
+    await waitUntil(() => agent.internals.clock.status().bounded);
     const grant = await signGrant({ jti: 'g-1', aud: 'garage-1', sub: 'courier-7', nbf: nowS() - 60, exp: nowS() + 3600, actions: ['open'], maxUses: 1 }, hub.privateKey);
     await sendCommand(await signCommand(command({ jti: 'c-open', grant }), hub.privateKey));
-    await until(() => results.some((r) => r.commandId === 'c-open'));
+    await waitUntil(() => results.some((r) => r.commandId === 'c-open'));
     expect(results.find((r) => r.commandId === 'c-open')).toMatchObject({ status: 'ok', data: { action: 'open', state: 'open' } });
     expect(garage.door.position).toBe(1);
-    await until(() => types().includes('keyway.access.GrantUsed') && types().filter((t) => t === 'keyway.device.DoorStateChanged').length >= 2);
+    await waitUntil(() => types().includes('keyway.access.GrantUsed') && types().filter((t) => t === 'keyway.device.DoorStateChanged').length >= 2);
     expect(types()).toContain('keyway.device.CommandAccepted');
     // The same grant has no use left: a second command is refused with AccessDenied(exhausted).
     await sendCommand(await signCommand(command({ jti: 'c-again' }), hub.privateKey));
-    await until(() => results.some((r) => r.commandId === 'c-again'));
+    await waitUntil(() => results.some((r) => r.commandId === 'c-again'));
     expect(results.find((r) => r.commandId === 'c-again')).toMatchObject({ status: 'error', error: { reason: 'grant-invalid' } });
-    await until(() => types().includes('keyway.access.AccessDenied'));
+    await waitUntil(() => types().includes('keyway.access.AccessDenied'));
   });
 
   it('refuses forged, expired, replayed and other-device commands, each as a CommandRejected event and an error result', async () => {
     harness = await startAgentHarness(broker.url, hub);
-    await until(() => harness!.agent.internals.clock.status().bounded);
+    await waitUntil(() => harness!.agent.internals.clock.status().bounded);
     const forger = generateHubKeyPair();
     const grant = await signGrant({ jti: 'g-1', aud: 'garage-1', sub: 'courier-7', nbf: nowS() - 60, exp: nowS() + 3600, actions: ['open', 'close'], maxUses: 5 }, hub.privateKey);
     await sendCommand(await signCommand(command({ jti: 'c-forged' }), forger.privateKey));
@@ -68,34 +68,34 @@ describe('the agent against a real broker and a simulated garage', () => {
     await sendCommand(await signCommand(command({ jti: 'c-other', aud: 'garage-2' }), hub.privateKey));
     const good = await signCommand(command({ jti: 'c-once', action: 'stop', grantId: undefined, grant }), hub.privateKey);
     await sendCommand(good);
-    await until(() => results.some((r) => r.commandId === 'c-once'));
+    await waitUntil(() => results.some((r) => r.commandId === 'c-once'));
     await sendCommand(good);
-    await until(() => results.filter((r) => r.commandId === 'c-once').length === 2);
+    await waitUntil(() => results.filter((r) => r.commandId === 'c-once').length === 2);
     const reasonOf = (id: string): unknown => (results.find((r) => r.commandId === id && r.status === 'error')?.error as { reason?: string } | undefined)?.reason;
     expect(reasonOf('c-forged')).toBe('forged');
     expect(reasonOf('c-expired')).toBe('expired');
     expect(reasonOf('c-other')).toBe('wrong-device');
     expect(reasonOf('c-once')).toBe('replayed');
-    await until(() => types().filter((t) => t === 'keyway.device.CommandRejected').length === 4);
+    await waitUntil(() => types().filter((t) => t === 'keyway.device.CommandRejected').length === 4);
     expect(harness.garage.door.position).toBe(0);
   });
 
   it('a keypad PIN opens the door while the network is down, and the events reach the hub after reconnecting', async () => {
     harness = await startAgentHarness(broker.url, hub);
     const { agent, keypad, garage } = harness;
-    await until(() => agent.internals.clock.status().bounded);
+    await waitUntil(() => agent.internals.clock.status().bounded);
     const grantToken = await signGrant({ jti: 'g-pin', aud: 'garage-1', sub: 'courier-7', nbf: nowS() - 60, exp: nowS() + 3600, actions: ['open'], maxUses: 3, pinHash: await hashPin('482913') }, hub.privateKey);
     await hubClient.publishAsync('keyway/v1/d/garage-1/down/grants', JSON.stringify({ v: 1, grants: [grantToken] }), { qos: 1 });
-    await until(() => agent.internals.grants.list().length === 1);
+    await waitUntil(() => agent.internals.grants.list().length === 1);
     const port = broker.port;
     await responder.stop();
     await hubClient.endAsync();
     await broker.stop();
-    await until(() => !agent.internals.connector.connected);
+    await waitUntil(() => !agent.internals.connector.connected);
     const before = responder.count('garage-1');
     keypad.type('000000');
     keypad.type('482913');
-    await until(() => garage.door.position === 1 && agent.status().door === 'open', 5_000);
+    await waitUntil(() => garage.door.position === 1 && agent.status().door === 'open', 5_000);
     const depth = agent.internals.outbox.stats().depth;
     expect(depth).toBeGreaterThanOrEqual(4);
     expect(agent.status()).toMatchObject({ connected: false, outboxDepth: depth, door: 'open' });
@@ -103,7 +103,7 @@ describe('the agent against a real broker and a simulated garage', () => {
     responder = new HubAckResponder({ url: broker.url, hubPrivateKey: hub.privateKey });
     await responder.start();
     hubClient = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
-    await until(() => types().includes('keyway.device.KeypadEntry') && types().includes('keyway.access.GrantUsed'), 15_000);
+    await waitUntil(() => types().includes('keyway.device.KeypadEntry') && types().includes('keyway.access.GrantUsed'), 15_000);
     const got = responder.received.get('garage-1') ?? [];
     expect(got.filter((e) => e.type === 'keyway.access.AccessDenied')).toHaveLength(1);
     expect(before).toBeGreaterThan(0);
@@ -112,29 +112,29 @@ describe('the agent against a real broker and a simulated garage', () => {
   it('grants synced with a forged signature or for another device are refused as AccessDenied(grant-sync) and never stored', async () => {
     harness = await startAgentHarness(broker.url, hub);
     const { agent } = harness;
-    await until(() => agent.internals.connector.connected);
+    await waitUntil(() => agent.internals.connector.connected);
     const forger = generateHubKeyPair();
     const forged = await signGrant({ jti: 'g-forged', aud: 'garage-1', sub: 'mallory', nbf: nowS() - 60, exp: nowS() + 3600, actions: ['open'], maxUses: 9 }, forger.privateKey);
     const other = await signGrant({ jti: 'g-other', aud: 'garage-2', sub: 'courier-7', nbf: nowS() - 60, exp: nowS() + 3600, actions: ['open'], maxUses: 1 }, hub.privateKey);
     const good = await signGrant({ jti: 'g-good', aud: 'garage-1', sub: 'courier-7', nbf: nowS() - 60, exp: nowS() + 3600, actions: ['open'], maxUses: 1 }, hub.privateKey);
     await hubClient.publishAsync('keyway/v1/d/garage-1/down/grants', JSON.stringify({ v: 1, grants: [forged, other, good] }), { qos: 1 });
-    await until(() => agent.internals.grants.list().length === 1);
+    await waitUntil(() => agent.internals.grants.list().length === 1);
     expect(agent.internals.grants.list().map((g) => g.grantId)).toEqual(['g-good']);
-    await until(() => types().filter((t) => t === 'keyway.access.AccessDenied').length === 2);
+    await waitUntil(() => types().filter((t) => t === 'keyway.access.AccessDenied').length === 2);
   });
 
   it('a graceful stop releases the relay, publishes offline and closes the database', async () => {
     harness = await startAgentHarness(broker.url, hub);
     const { agent, garage } = harness;
-    await until(() => agent.internals.connector.connected);
+    await waitUntil(() => agent.internals.connector.connected);
     const status: string[] = [];
     hubClient.on('message', (t, p) => {
       if (t.endsWith('/status')) status.push(p.toString());
     });
     await hubClient.subscribeAsync('keyway/v1/d/garage-1/status', { qos: 1 });
-    await until(() => status.some((s) => s.includes('"online":true')));
+    await waitUntil(() => status.some((s) => s.includes('"online":true')));
     await agent.stop();
-    await until(() => status.some((s) => s.includes('"online":false')));
+    await waitUntil(() => status.some((s) => s.includes('"online":false')));
     expect(garage.chip.level(garage.pins.relay)).toBe(0);
     expect(() => agent.internals).toThrow(/not started/);
     harness = { ...harness, dispose: async () => garage.dispose() };
@@ -146,13 +146,13 @@ describe('the agent against a real broker and a simulated garage', () => {
     try {
       harness = await startAgentHarness(`mqtt://127.0.0.1:${proxy.port}`, hub);
       const { agent, garage } = harness;
-      await until(() => agent.internals.connector.connected);
+      await waitUntil(() => agent.internals.connector.connected);
       proxy.stall();
       const started = Date.now();
       await agent.stop();
       // Bounded: about 2 s for the offline message, 3 s for the DISCONNECT, not forever.
       expect(Date.now() - started).toBeLessThan(8_000);
-      await until(() => proxy.openConnections === 0, 5_000);
+      await waitUntil(() => proxy.openConnections === 0, 5_000);
       harness = { ...harness, dispose: async () => garage.dispose() };
     } finally {
       await proxy.stop();

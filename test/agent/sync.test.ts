@@ -7,7 +7,7 @@ import { Outbox, openAgentDatabase, type AgentDatabase } from '@keyway/agent/out
 import { MqttConnector, SyncLoop } from '@keyway/agent/sync';
 import { HubAckResponder } from '../../agent/src/sync/test-support/hub-responder.js';
 import { startAedes, type TestBroker } from './support/brokers.js';
-import { waitUntil as until } from '../../scripts/support/until.js';
+import { waitUntil } from '../../scripts/support/until.js';
 
 const at = '2026-11-28T10:00:00.000Z';
 
@@ -70,7 +70,7 @@ describe('sync over a real broker', () => {
     await responder.start();
     cleanups.push(() => responder.stop());
     await responder.waitFor(() => responder.count('garage-1') === 3001, 15_000);
-    await until(() => outbox.stats().depth === 0);
+    await waitUntil(() => outbox.stats().depth === 0);
     assertDeliveredOnceInOrder(responder, 'garage-1', 1, 3001);
     expect(responder.received.get('garage-1')?.at(-1)?.type).toBe('keyway.device.DoorStateChanged');
     expect(sync.status().lastSyncAt).not.toBeNull();
@@ -101,7 +101,7 @@ describe('sync over a real broker', () => {
     const responder = new HubAckResponder({ url: broker.url });
     await responder.start();
     cleanups.push(() => responder.stop());
-    await until(() => outbox.stats().depth === 0, 15_000);
+    await waitUntil(() => outbox.stats().depth === 0, 15_000);
     const got = responder.received.get('garage-1') ?? [];
     expect(got.filter((e) => e.type === 'keyway.device.DoorStateChanged')).toHaveLength(100);
     expect(got.filter((e) => e.type === 'keyway.device.EventsDropped').length).toBeGreaterThanOrEqual(1);
@@ -126,7 +126,7 @@ describe('sync over a real broker', () => {
     expect(outbox.stats().depth).toBe(10);
     responder.acking = true;
     // The ack timeout (1 s) makes the loop resend; the responder sees duplicates and acks them.
-    await until(() => outbox.stats().depth === 0, 5_000);
+    await waitUntil(() => outbox.stats().depth === 0, 5_000);
     expect(responder.duplicates).toBeGreaterThan(0);
     assertDeliveredOnceInOrder(responder, 'garage-1', 1, 10);
   });
@@ -160,7 +160,7 @@ describe('sync over a real broker', () => {
     child.stdout?.on('data', (d: Buffer) => {
       for (const m of d.toString().matchAll(/appended (\d+)/g)) lastReported = Number(m[1]);
     });
-    await until(() => lastReported >= 1_000, 20_000);
+    await waitUntil(() => lastReported >= 1_000, 20_000);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     const reopened = openAgentDatabase(dbPath);

@@ -7,6 +7,7 @@ import { createEvent } from '@keyway/shared/client';
 import { SchemaRegistry } from '@keyway/shared/registry';
 import { Bus, type BusOptions } from '@keyway/hub/bus';
 import { SqliteBusStore } from '@keyway/hub/storage';
+import { until } from '../../scripts/support/until.js';
 
 export const registry = SchemaRegistry.fromEmbedded();
 
@@ -58,12 +59,9 @@ export function scheduled(subject = 'garage-1', id?: string) {
   );
 }
 
+/** Polls `check` every 5 ms until it holds; throws naming `what` after `timeoutMs`. */
 export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5_000, what = 'condition'): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await until(what, check, timeoutMs, 5);
 }
 
 export interface TestServer {

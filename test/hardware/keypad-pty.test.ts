@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { SerialKeypad, type KeypadEvents } from '@keyway/agent/keypad';
 import { hasSocat, SimSerialKeypad } from '@keyway/hardware-sim';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { waitUntil as until } from '../../scripts/support/until.js';
+import { waitUntil } from '../../scripts/support/until.js';
 
 // Needs the Debian package `socat` (real pseudo-terminals); CI installs it.
 const socat = hasSocat();
@@ -53,9 +53,9 @@ describe.skipIf(!socat)('serial keypad over a real pty', () => {
   it('when accept() and reject() are called, the keypad receives green/red LED and bell commands', async () => {
     await keypad.start();
     await keypad.accept();
-    await until(() => device.received.length >= 2);
+    await waitUntil(() => device.received.length >= 2);
     await keypad.reject();
-    await until(() => device.received.length >= 4);
+    await waitUntil(() => device.received.length >= 4);
     expect(device.received).toEqual([
       { kind: 'led', color: 'green', ms: 3000 },
       { kind: 'bell', ms: 150 },

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SystemdNotifier } from '../../scripts/package/systemd-notify.js';
 import { canReceiveNotify, startNotifyReceiver, type NotifyReceiver } from './support/notify-socket.js';
-import { waitUntil as until } from '../../scripts/support/until.js';
+import { waitUntil } from '../../scripts/support/until.js';
 
 if (!canReceiveNotify) console.log('skipping the systemd notify tests: install the Debian packages python3 and systemd');
 
@@ -24,9 +24,9 @@ describe.skipIf(!canReceiveNotify)('systemd readiness and watchdog notifications
     const notifier = new SystemdNotifier({ ...process.env, NOTIFY_SOCKET: receiver.path, WATCHDOG_USEC: '600000' });
     expect(notifier.pingIntervalMs).toBe(200);
     notifier.markReady();
-    await until(() => receiver.messages.filter((m) => m.includes('WATCHDOG=1')).length >= 3);
+    await waitUntil(() => receiver.messages.filter((m) => m.includes('WATCHDOG=1')).length >= 3);
     notifier.markStopping();
-    await until(() => receiver.messages.some((m) => m.includes('STOPPING=1')));
+    await waitUntil(() => receiver.messages.some((m) => m.includes('STOPPING=1')));
     expect(receiver.messages[0]).toContain('READY=1');
     // No pings after stopping.
     const pings = receiver.messages.filter((m) => m.includes('WATCHDOG=1')).length;
