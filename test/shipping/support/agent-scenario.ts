@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { generateHubKeyPair, signCommand, signGrant } from '@keyway/shared/grants';
+import { until as pollUntil } from '../../../scripts/support/until.js';
 import { HubAckResponder } from '../../../agent/src/sync/test-support/hub-responder.js';
 import { startAedes, type TestBroker } from '../../agent/support/brokers.js';
 
@@ -45,11 +46,12 @@ function rssKiB(pid: number | undefined): number | undefined {
   }
 }
 
+/** The shared `until`, polling every 100 ms, with the agent's output added to a timeout's message. */
 async function until(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs: number, context: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms\n${context()}`);
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    await pollUntil(what, predicate, timeoutMs, 100);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${context()}`);
   }
 }
 
@@ -171,13 +173,8 @@ export async function runAgentScenario(opts: ScenarioOptions): Promise<ScenarioR
 
     proc.kill('SIGTERM');
     // Bounded, so an agent that does not exit on SIGTERM fails here with its output, not as a test timeout.
-    let exitTimer: NodeJS.Timeout | undefined;
-    const exitCode = await Promise.race([
-      exited,
-      new Promise<never>((_, reject) => {
-        exitTimer = setTimeout(() => reject(new Error(`the agent did not exit within ${20 * slow} s of SIGTERM\n${context()}`)), 20_000 * slow);
-      }),
-    ]).finally(() => clearTimeout(exitTimer));
+    await until('the agent to exit on SIGTERM', () => proc.exitCode !== null || proc.signalCode !== null, 20_000 * slow, context);
+    const exitCode = await exited;
     return { startupMs, rssKiBAfterStart, rssKiBAtEnd, commandResult, eventTypes: types(), offlineDepth, seqs, exitCode, output };
   } finally {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
