@@ -78,10 +78,7 @@ describe('when things fail around a delivery', () => {
     // In log order (the device's sequence), not by the `at` stamps: offline, the agent stamps with its
     // trusted clock, which may be a second or two behind the hub's, and this run can take under 3 s.
     const doors = await busTypes('keyway.device.DoorStateChanged');
-    let keypadOpening = -1;
-    doors.forEach((d, i) => {
-      if (d.state === 'opening' && d.cause.kind === 'keypad') keypadOpening = i;
-    });
+    const keypadOpening = doors.findLastIndex((d) => d.state === 'opening' && d.cause.kind === 'keypad');
     expect(keypadOpening).toBeGreaterThanOrEqual(0);
     expect(doors.slice(keypadOpening).find((d) => d.state === 'closing')?.cause.kind).toBe('wall-button');
     const seqs = (await w.t.hub.internals.busStore.readLog(0, Date.now() + 1000, { limit: 5000 })).filter((r) => r.dedupKey.startsWith(`keyway://device/${w.deviceId}`)).map((r) => r.dedupKey);

@@ -3,8 +3,8 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 /** A TCP pass-through in front of a broker, so a test can cut the network (no DISCONNECT, as in a power cut). */
 export class NetworkCut {
   private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  private readonly toDevice = new Set<Socket>();
+  /** Open connections: the device's socket and the one to the broker; gone when both are closed. */
+  private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
   port = 0;
 
   constructor(private readonly targetPort: number) {}
@@ -12,16 +12,19 @@ export class NetworkCut {
   async start(port = 0): Promise<void> {
     const server = createServer((client) => {
       const upstream = connect(this.targetPort, '127.0.0.1');
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => undefined);
-      }
+      const pair = { client, upstream };
+      this.pairs.add(pair);
+      for (const s of [client, upstream]) s.on('error', () => undefined);
       client.pipe(upstream).pipe(client);
-      this.toDevice.add(upstream);
-      upstream.on('close', () => this.toDevice.delete(upstream));
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
+      let open = 2;
+      for (const s of [client, upstream]) {
+        s.on('close', () => {
+          open--;
+          if (open === 0) this.pairs.delete(pair);
+        });
+      }
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -33,7 +36,10 @@ export class NetworkCut {
 
   /** Drops every connection and stops accepting new ones. */
   async cut(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
+    for (const { client, upstream } of this.pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
     const server = this.server;
     this.server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -44,12 +50,12 @@ export class NetworkCut {
    * acks, no pings answered), and no connection is closed.
    */
   stall(): void {
-    for (const upstream of this.toDevice) upstream.unpipe();
+    for (const { upstream } of this.pairs) upstream.unpipe();
   }
 
   /** Connections currently open through the proxy (device side). */
   get openConnections(): number {
-    return this.sockets.size / 2;
+    return this.pairs.size;
   }
 
   /** Accepts connections again on the same port. */
