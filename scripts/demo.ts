@@ -67,11 +67,10 @@ async function main(): Promise<void> {
     return json;
   };
 
-
   console.log(`Keyway demo: hub at ${hub.httpUrl}, broker at ${hub.mqttUrl}, data in ${dir}\n`);
   const mqtt = new URL(hub.mqttUrl);
   const site = await startSimulatedSite({ hubUrl: hub.httpUrl, adminKey: hub.adminApiKey, broker: { host: mqtt.hostname, port: Number(mqtt.port) }, deviceId: 'garage-1', customerId: 'customer-1', dataDir: path.join(dir, 'garage-1'), travelMs: 2000 });
-  await until('the garage to come online', async () => (await call('GET', '/v1/devices/garage-1')).online === true);
+  await until('the garage to come online', async () => (await call('GET', '/v1/devices/garage-1')).online === true, 30_000);
 
   const now = Date.now();
   say('delivery scheduled for garage-1; the courier gets a grant for the next hour');
@@ -80,7 +79,7 @@ async function main(): Promise<void> {
   await call('POST', '/v1/deliveries/demo-1/arrived');
   say('courier taps "unlock"');
   await call('POST', '/v1/deliveries/demo-1/unlock');
-  await until('the door to open', () => site.garage.door.position === 1 && !site.door.isBusy);
+  await until('the door to open', () => site.garage.door.position === 1 && !site.door.isBusy, 30_000);
   say('*** network cut while the courier is inside: the garage keeps working and buffers its events ***');
   site.network.cut();
   await until('the hub to see the garage offline', async () => (await call('GET', '/v1/devices/garage-1')).online === false, 15_000);
