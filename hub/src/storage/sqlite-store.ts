@@ -1,4 +1,3 @@
-import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { KeywayError, ErrorCode } from '@keyway/shared';
 import { SqliteCheckpointer } from './sqlite-checkpointer.js';
@@ -90,7 +89,6 @@ export class SqliteBusStore implements BusStore {
   private ackFlushScheduled = false;
   private readonly checkpointIntervalMs: number;
   private readonly syncWal: SyncFn | undefined;
-  private walFd: number | undefined;
   private walSync: WalSync | undefined;
 
   constructor(options: SqliteBusStoreOptions) {
@@ -120,8 +118,7 @@ export class SqliteBusStore implements BusStore {
       // The WAL exists once a transaction has run in WAL mode (the schema above). SQLite keeps
       // this file (same inode) while any connection is open: a reset after a checkpoint rewrites
       // it from the start, it is deleted only when the last connection closes.
-      this.walFd = openSync(`${this.path}-wal`, 'r');
-      this.walSync = new WalSync(this.walFd, this.syncWal);
+      this.walSync = WalSync.open(`${this.path}-wal`, this.syncWal);
     }
     if (this.checkpointIntervalMs > 0) {
       // checkpoints run on a worker thread; the writer checkpoints itself only if that falls far behind
@@ -136,10 +133,8 @@ export class SqliteBusStore implements BusStore {
 
   async close(): Promise<void> {
     this.flushAcksNow();
-    await this.walSync?.settled();
+    await this.walSync?.close();
     this.walSync = undefined;
-    if (this.walFd !== undefined) closeSync(this.walFd);
-    this.walFd = undefined;
     await this.checkpointer?.stop();
     this.checkpointer = undefined;
     this.db?.close();
@@ -314,7 +309,7 @@ export class SqliteBusStore implements BusStore {
   }
 
   /** Turns synchronous SQLite errors (busy, disk full, closed) into rejections. */
-  private run<T>(fn: () => T, absorbsAcks = false): Promise<T> {
+  private run<T>(fn: () => T | Promise<T>, absorbsAcks = false): Promise<T> {
     try {
       if (!absorbsAcks) this.flushAcksNow();
       return Promise.resolve(fn());
@@ -330,15 +325,12 @@ export class SqliteBusStore implements BusStore {
   private runDurable<T>(fn: () => T, absorbsAcks = false): Promise<T> {
     const failed = this.walSync?.failed;
     if (failed) return Promise.reject(failed);
-    try {
-      if (!absorbsAcks) this.flushAcksNow();
+    return this.run(() => {
       const value = fn();
       // taken right after the commit, so a sync that starts from here on covers it
       const durable = this.walSync?.durable();
-      return durable ? durable.then(() => value) : Promise.resolve(value);
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
+      return durable ? durable.then(() => value) : value;
+    }, absorbsAcks);
   }
 
   private get s(): NonNullable<SqliteBusStore['statements']> {
