@@ -7,12 +7,13 @@ import { DeviceGateway, hashDeviceToken, renderMosquittoAcl, renderMosquittoPass
 import { SqliteHubState } from '@keyway/hub/state';
 import { startBus, type TestHub } from '../bus/helpers.js';
 import { batch, collect, connectDevice, range, waitFor } from './helpers.js';
-import { hasMosquitto, startMosquitto, type RunningMosquitto } from './mosquitto.js';
+import { mosquittoInstalled } from '../support/mosquitto.js';
+import { startMosquitto, type RunningMosquitto } from './mosquitto.js';
 
-if (!hasMosquitto) console.warn('skipping the external-broker tests: install the Debian package "mosquitto" (apt-get install -y mosquitto)');
+if (!mosquittoInstalled) console.warn('skipping the external-broker tests: install the Debian package "mosquitto" (apt-get install -y mosquitto)');
 
 // Needs the mosquitto binary from Debian's "mosquitto" package.
-describe.skipIf(!hasMosquitto)('device gateway with an external mosquitto and two replicas', () => {
+describe.skipIf(!mosquittoInstalled)('device gateway with an external mosquitto and two replicas', () => {
   let hub: TestHub;
   let state: SqliteHubState;
   let broker: RunningMosquitto;

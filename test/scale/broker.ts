@@ -3,14 +3,12 @@
  * ACL generated from the hub's device registry (renderMosquittoAcl/Passwords), reloaded with SIGHUP when devices are
  * provisioned. Needs Debian's `mosquitto` package.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mosquittoConf } from '../support/mosquitto-conf.js';
-import { freePort, waitForPort } from '../support/ports.js';
+import { launchMosquitto, type MosquittoProcess } from '../support/mosquitto.js';
+import { freePort } from '../support/ports.js';
 import { renderMosquittoAcl, renderMosquittoPasswords } from '@keyway/hub/gateway';
 
-export const mosquittoAvailable = spawnSync('mosquitto', ['-h']).error === undefined;
 export const MOSQUITTO_MISSING =
   'mosquitto not found: install the Debian package `mosquitto` (apt-get install mosquitto)';
 
@@ -40,42 +38,22 @@ export async function startScaleBroker(dir: string): Promise<ScaleBroker> {
     writeFileSync(join(dir, 'acl'), renderMosquittoAcl(list, { hubUser: HUB_USER }), { mode: 0o600 });
   };
   write();
-  const conf = mosquittoConf(dir, port);
-  writeFileSync(join(dir, 'mosquitto.conf'), conf);
-  let child: ChildProcess;
-  let stderr = '';
-  const launch = async (): Promise<void> => {
-    child = spawn('mosquitto', ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-    try {
-      await waitForPort(port, 5_000, 'mosquitto');
-    } catch (error) {
-      child.kill('SIGKILL');
-      throw new Error(`${(error as Error).message}: ${stderr}`);
-    }
-  };
-  const halt = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGTERM');
-    await exited;
-  };
-  await launch();
+  let mosquitto: MosquittoProcess = await launchMosquitto(dir, port);
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
     async provision(list) {
       for (const d of list) devices.set(d.id, d.token);
       write();
-      child.kill('SIGHUP');
+      mosquitto.child.kill('SIGHUP');
       // mosquitto reloads between network loop iterations; give it a moment.
       await new Promise((r) => setTimeout(r, 200));
     },
     async restart(downMs) {
-      await halt();
+      await mosquitto.stop();
       await new Promise((r) => setTimeout(r, downMs));
-      await launch();
+      mosquitto = await launchMosquitto(dir, port);
     },
-    stop: halt,
+    stop: () => mosquitto.stop(),
   };
 }

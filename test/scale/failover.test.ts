@@ -7,13 +7,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POSTGRES_MISSING, postgresAvailable, startPostgres, type PostgresServer } from '../support/postgres.js';
-import { MOSQUITTO_MISSING, mosquittoAvailable, startScaleBroker, type ScaleBroker } from './broker.js';
+import { mosquittoInstalled } from '../support/mosquitto.js';
+import { MOSQUITTO_MISSING, startScaleBroker, type ScaleBroker } from './broker.js';
 import { clusterSecrets, spawnReplica, startReplica, until, type ClusterSecrets, type InProcessReplica, type ProcessReplica, type Replica } from './cluster.js';
 import { startPublisher, startSink, type Sink } from './load.js';
 
-const available = postgresAvailable() && mosquittoAvailable;
+const available = postgresAvailable() && mosquittoInstalled;
 if (!postgresAvailable()) console.warn(`skipping the scale-out failover tests: ${POSTGRES_MISSING}`);
-if (!mosquittoAvailable) console.warn(`skipping the scale-out failover tests: ${MOSQUITTO_MISSING}`);
+if (!mosquittoInstalled) console.warn(`skipping the scale-out failover tests: ${MOSQUITTO_MISSING}`);
 
 // Short enough that a dead replica's claims are taken over within the test, long enough for a slow webhook.
 const LEASE_MS = 3000;

@@ -10,12 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, isKeywayError } from '@keyway/shared';
 import { startSimulatedSite, type SimulatedSite } from '../../scripts/support/simulated-site.js';
 import { POSTGRES_MISSING, postgresAvailable, startPostgres, type PostgresServer } from '../support/postgres.js';
-import { MOSQUITTO_MISSING, mosquittoAvailable, startScaleBroker, type ScaleBroker } from './broker.js';
+import { mosquittoInstalled } from '../support/mosquitto.js';
+import { MOSQUITTO_MISSING, startScaleBroker, type ScaleBroker } from './broker.js';
 import { clusterSecrets, startReplica, until, type ClusterSecrets, type InProcessReplica } from './cluster.js';
 
-const available = postgresAvailable() && mosquittoAvailable;
+const available = postgresAvailable() && mosquittoInstalled;
 if (!postgresAvailable()) console.warn(`skipping the scale-out tests: ${POSTGRES_MISSING}`);
-if (!mosquittoAvailable) console.warn(`skipping the scale-out tests: ${MOSQUITTO_MISSING}`);
+if (!mosquittoInstalled) console.warn(`skipping the scale-out tests: ${MOSQUITTO_MISSING}`);
 
 const TIMINGS = { openTimeoutMs: 15_000, closeTimeoutMs: 10_000, leftOpenMs: 120_000, maxCloseAttempts: 2 };
 
