@@ -145,7 +145,6 @@ export function withTimeout<T>(timeoutMs: number, run: (signal: () => AbortSigna
       controller?.abort(expired);
       reject(expired);
     }, timeoutMs);
-    const settle = () => clearTimeout(timer);
     let attempt: Promise<T>;
     try {
       attempt = run(signal);
@@ -154,11 +153,11 @@ export function withTimeout<T>(timeoutMs: number, run: (signal: () => AbortSigna
     }
     attempt.then(
       (value) => {
-        settle();
+        clearTimeout(timer);
         resolve(value);
       },
       (error: unknown) => {
-        settle();
+        clearTimeout(timer);
         reject(error instanceof Error ? error : new Error(String(error)));
       },
     );

@@ -101,7 +101,6 @@ export class ValueIndex<T extends IndexTarget> {
   private strings: ReadonlyMap<string, T[]> = EMPTY_MAP;
   private prefixes: AffixTable<T> = EMPTY_AFFIX;
   private intervals: IntervalIndex<T> = EMPTY_INTERVALS;
-  private hasIntervals = false;
   private numbers: ReadonlyMap<number, T[]> = EMPTY_MAP;
   // anything-but: every such alternative, and per excluded value (or prefix, suffix, folded value) those excluding it.
   /**
@@ -283,7 +282,6 @@ export class ValueIndex<T extends IndexTarget> {
     this.scanned = scanned.length > 0 ? scanned : EMPTY_LIST;
     this.any = any.length > 0 ? any : EMPTY_LIST;
     this.intervals = ranges.length > 0 ? new IntervalIndex(ranges) : EMPTY_INTERVALS;
-    this.hasIntervals = ranges.length > 0;
     this.needsIp = this.ipExact.size > 0 || this.ipRanges.length > 0;
     this.needsFold = foldedExact.value !== undefined || foldedPrefixes.value !== undefined || foldedSuffixes.value !== undefined;
     // Which tables are in use decides the lookup's path (see the MODE_ constants).
@@ -424,7 +422,7 @@ export class ValueIndex<T extends IndexTarget> {
         this.top = top;
         const stamp = ++this.stamp;
         this.hitAll(this.numbers.get(value), out);
-        return this.hasIntervals ? this.intervals.query(value, out, stamp, this.top) : this.top;
+        return this.intervals !== EMPTY_INTERVALS ? this.intervals.query(value, out, stamp, this.top) : this.top;
       }
       case MODE_COMPLEMENT: {
         // Each list holds distinct targets, so no dedupe stamp is needed.
@@ -479,7 +477,7 @@ export class ValueIndex<T extends IndexTarget> {
       this.verifyAffixes(this.wildcardTails, value, out);
     } else if (typeof value === 'number') {
       this.hitAll(this.numbers.get(value), out);
-      if (this.hasIntervals) this.top = this.intervals.query(value, out, stamp, this.top);
+      if (this.intervals !== EMPTY_INTERVALS) this.top = this.intervals.query(value, out, stamp, this.top);
     } else {
       this.hitAll(this.literals.get(value), out);
     }
