@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,13 +6,19 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const child = join(import.meta.dirname, 'fixtures', 'crash-child.ts');
 const dir = mkdtempSync(join(tmpdir(), 'keyway-crash-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const spawned: ChildProcess[] = [];
+afterAll(() => {
+  // A failed or timed-out test must not leave a child running (a drain waits for an empty queue forever).
+  for (const proc of spawned) if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
 
 function run(mode: 'publish' | 'drain', db: string, delivered: string) {
   const proc = spawn(process.execPath, ['--import', 'tsx', child, db, delivered, mode], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, KEYWAY_LOG_LEVEL: 'silent' },
   });
+  spawned.push(proc);
   let out = '';
   let err = '';
   proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
