@@ -49,5 +49,5 @@ describe('bus durability across a crash', () => {
     const got = new Set(existsSync(delivered) ? readFileSync(delivered, 'utf8').split('\n').filter(Boolean) : []);
     const missing = acked.filter((id) => !got.has(id));
     expect(missing).toEqual([]);
-  });
+  }, 60_000);
 });

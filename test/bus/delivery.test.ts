@@ -50,9 +50,10 @@ describe('bus delivery', () => {
   });
 
   it('dead-letters an event older than the maximum age without calling the target again', async () => {
-    // Backoff jitter pinned to its top (199 of 200 ms): the retry comes due well past the 50 ms age,
-    // so the target is called exactly once. With random jitter a retry after a few ms is legitimate.
-    hub = await startBus({ random: () => 0.999 });
+    // The bus's clock is the test's: the first attempt runs at age 0, and the retry (jitter pinned,
+    // 199 ms later) comes due only once the clock has moved a second, past the 50 ms age.
+    let now = Date.now();
+    hub = await startBus({ clock: () => now, random: () => 0.999 });
     let calls = 0;
     await hub.bus.declareSubscriber({
       name: 'slow-retry',
@@ -68,10 +69,13 @@ describe('bus delivery', () => {
       },
     });
     await hub.bus.publishAs('delivery', [scheduled()]);
+    const retried = async () => /keyway_bus_retried_total\{subscriber="slow-retry"} 1/.test(await hub.bus.metrics.metrics());
+    await waitFor(retried, 3000, 'first attempt scheduled for a retry');
+    now += 1000;
     await waitFor(async () => (await hub.bus.subscriberStats('slow-retry')).dead === 1, 3000, 'dead letter');
     expect(calls).toBe(1);
     const [dead] = await hub.bus.listDlq('slow-retry');
-    expect(dead!.lastError).toMatch(/down|maximum event age/);
+    expect(dead!.lastError).toBe('maximum event age of 50 ms exceeded');
   });
 
   it('posts to a webhook with an HMAC signature the receiver can verify, and the dedup key', async () => {
