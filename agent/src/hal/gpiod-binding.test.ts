@@ -59,7 +59,11 @@ describe('gpiod binding driving the tools', () => {
     const log = await fakeTools(dir, '1.6.3');
     const binding = new GpiodBinding({ toolsDir: dir, devRoot: dir });
     const relay = await binding.openOutput({ name: 'relay', pin: 17 });
+    // A loaded machine may start the fake later than hold()'s settle; signal it once it is up.
+    const logged = (text: string) => async (): Promise<boolean> => (await readFile(log, 'utf8')).includes(text);
+    await until(logged('17=0'));
     await relay.write(true);
+    await until(logged('17=1'));
     await relay.close();
     const lines = (await readFile(log, 'utf8')).trim().split('\n');
     expect(lines).toEqual(['gpioset --mode=signal gpiochip0 17=0', 'gpioset exit', 'gpioset --mode=signal gpiochip0 17=1', 'gpioset exit']);

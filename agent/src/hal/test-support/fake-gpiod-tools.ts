@@ -11,7 +11,7 @@ export interface FakeGpiodTools {
   log: string;
   /** Level gpioget reports for a pin. */
   presetInput(pin: number, level: 0 | 1): Promise<void>;
-  /** An edge gpiomon reports for a pin. */
+  /** An edge gpiomon reports for a pin; waits until the pin's gpiomon is listening. */
   edge(pin: number, level: 0 | 1): Promise<void>;
   /** Physical level last requested for an output pin, from the gpioset log. */
   outputLevel(pin: number): Promise<0 | 1 | undefined>;
@@ -27,8 +27,9 @@ export async function installFakeGpiodTools(dir: string, version: '1.6.3' | '2.1
     script(`
 if [ "$1" = "--version" ]; then echo "gpioset (libgpiod) v${version}"; exit 0; fi
 if [ "$1" = "--help" ]; then echo "  -i, --interactive  set the lines then wait"; exit 0; fi
-echo "gpioset $*" >> $LOG
+# Trap first: once the start line is logged, a TERM is always logged as an exit.
 trap 'echo "gpioset exit" >> $LOG; exit 0' TERM
+echo "gpioset $*" >> $LOG
 if [ "$1" = "--interactive" ]; then
   while read -r line; do
     if [ "$line" = "exit" ]; then echo "gpioset exit" >> $LOG; exit 0; fi
@@ -41,9 +42,13 @@ while true; do sleep 0.05; done`),
   await writeFile(join(dir, 'gpioget'), script('PIN=${@: -1}; echo "gpioget $*" >> $LOG; cat $DIR/level$PIN 2>/dev/null || echo 0'));
   await writeFile(
     join(dir, 'gpiomon'),
+    // Follows from the size at start, not from wherever tail first looks, so an edge appended
+    // after "gpiomon ready" is seen however late tail gets going.
     script(`PIN=\${@: -1}; echo "gpiomon $*" >> $LOG; touch $DIR/ev$PIN
-tail -n 0 -s 0.02 -f $DIR/ev$PIN & TAIL=$!
+SIZE=$(stat -c %s $DIR/ev$PIN)
+tail -c +$((SIZE + 1)) -s 0.02 -f $DIR/ev$PIN & TAIL=$!
 trap 'kill $TAIL; exit 0' TERM
+echo "gpiomon ready $PIN" >> $LOG
 sleep 0.05
 if [ "$1" = "--banner" ]; then echo "Monitoring line '$PIN'..."; fi
 wait $TAIL`),
@@ -52,11 +57,24 @@ wait $TAIL`),
   await writeFile(join(dir, 'gpiochip0'), '');
   const edgeWord = (level: 0 | 1): string => (version === '2.1' ? (level ? 'rising' : 'falling') : String(level));
   const lines = async (): Promise<string[]> => (await readFile(log, 'utf8')).split('\n').filter(Boolean);
+  // An edge appended before gpiomon is listening would be lost, as on real hardware; a test
+  // drives edges at a monitored line, so wait until the pin's latest gpiomon is ready.
+  const monitorReady = async (pin: number): Promise<void> => {
+    for (let i = 0; i < 500; i++) {
+      const mine = (await lines()).filter((l) => l.startsWith('gpiomon ') && l.endsWith(` ${pin}`));
+      if (mine.at(-1) === `gpiomon ready ${pin}`) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`no fake gpiomon became ready for pin ${pin}`);
+  };
   return {
     dir,
     log,
     presetInput: (pin, level) => writeFile(join(dir, `level${pin}`), `${level}\n`),
-    edge: (pin, level) => appendFile(join(dir, `ev${pin}`), `${pin} ${edgeWord(level)}\n`),
+    edge: async (pin, level) => {
+      await monitorReady(pin);
+      await appendFile(join(dir, `ev${pin}`), `${pin} ${edgeWord(level)}\n`);
+    },
     outputLevel: async (pin) => {
       let level: 0 | 1 | undefined;
       for (const line of await lines()) {
