@@ -92,7 +92,8 @@ describe.skipIf(!available)('scale-out failures under load', () => {
     expect(dups.length).toBeGreaterThan(0);
     for (const id of dups) {
       const firsts = sink.receipts.filter((r) => r.id === id);
-      expect(firsts[0]!.at).toBeLessThanOrEqual(killedAt + 50);
+      // Stamped by this busy process, so late by up to a few hundred ms; a takeover needs the lease (3 s) to run out.
+      expect(firsts[0]!.at).toBeLessThan(killedAt + 1000);
       expect(firsts).toHaveLength(2);
     }
     console.log(`SIGKILL run: ${acknowledged.length} acknowledged, all delivered; ${dups.length} redelivered after the kill; ${publisher.failedCalls} calls failed`);

@@ -143,10 +143,12 @@ describe.skipIf(!available)('two hub replicas sharing PostgreSQL and mosquitto',
     await until('both replicas ready again', () => [...seen.values()].every((l) => l.includes(503) && l[l.length - 1] === 200), 20_000);
     watching = false;
     await watch;
-    expect([...seen.values()]).toEqual([
-      [200, 503, 200],
-      [200, 503, 200],
-    ]);
+    // Ready, not ready while the broker is down, ready again (a loaded machine may add a flap in between).
+    for (const list of seen.values()) {
+      expect(list[0]).toBe(200);
+      expect(list).toContain(503);
+      expect(list[list.length - 1]).toBe(200);
+    }
     const ready = await a.call('GET', '/readyz');
     expect(ready.body.checks).toMatchObject({ broker: true, postgres: true });
   }, 40_000);

@@ -28,7 +28,9 @@ describe.skipIf(!canReceiveNotify)('systemd readiness and watchdog notifications
     notifier.markStopping();
     await waitUntil(() => receiver.messages.some((m) => m.includes('STOPPING=1')));
     expect(receiver.messages[0]).toContain('READY=1');
-    // No pings after stopping.
+    // No pings after stopping. Each message is its own child process, so a ping sent just before stopping may
+    // land after STOPPING=1: let it arrive (an interval plus spawn time); a timer still running adds 2+ pings below.
+    await new Promise((r) => setTimeout(r, 500));
     const pings = receiver.messages.filter((m) => m.includes('WATCHDOG=1')).length;
     await new Promise((r) => setTimeout(r, 500));
     expect(receiver.messages.filter((m) => m.includes('WATCHDOG=1')).length).toBe(pings);
