@@ -5,16 +5,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseGpiodetect, parseGpiomonLine, parseToolsVersion, gpiomonArgs, gpiosetArgs } from './gpiod-cli.js';
 import { GpiodBinding } from './gpiod-binding.js';
 import { installFakeGpiodTools } from './test-support/fake-gpiod-tools.js';
+import { pollUntil } from './test-support/poll.js';
 
 const fakeTools = async (dir: string, version: '1.6.3' | '2.1'): Promise<string> => (await installFakeGpiodTools(dir, version)).log;
 
-const until = async (predicate: () => Promise<boolean>): Promise<void> => {
-  for (let i = 0; i < 200; i++) {
-    if (await predicate()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error('condition not met');
-};
+const until = (condition: () => Promise<boolean>): Promise<void> => pollUntil(condition, 'condition not met');
 
 describe('libgpiod tool dialects', () => {
   it('recognises v1 and v2 tools and chips from their output', () => {

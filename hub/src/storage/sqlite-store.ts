@@ -273,9 +273,8 @@ export class SqliteBusStore implements BusStore {
         for (const seq of seqs) n += insertReplay.run(subscriber, now, now, seq).changes;
         return n;
       }),
-      // Delivery bookkeeping (claims, acks, retry times) need not survive a power cut: losing one
-      // only means a redelivery, which at-least-once allows. These commits do not wait for a WAL
-      // sync (`run`, not `runDurable`); the next sync, for an append, covers their frames too.
+      // Delivery bookkeeping (see init): run with `run`, not `runDurable`; the next WAL sync, for an
+      // append, covers their frames too.
       claimTx: db.transaction((subscriber: string, o: ClaimOptions, acks: readonly number[]): ClaimRow[] => {
         for (const id of acks) deleteDelivery.run(id);
         const stmt = o.orderedBySubject ? claimOrdered : claimAny;

@@ -1,5 +1,6 @@
 import { appendFile, chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pollUntil } from './poll.js';
 
 /**
  * Shell stand-ins for the libgpiod tools. They log what they were asked (`log`), take input
@@ -59,14 +60,12 @@ wait $TAIL`),
   const lines = async (): Promise<string[]> => (await readFile(log, 'utf8')).split('\n').filter(Boolean);
   // An edge appended before gpiomon is listening would be lost, as on real hardware; a test
   // drives edges at a monitored line, so wait until the pin's latest gpiomon is ready.
-  const monitorReady = async (pin: number): Promise<void> => {
-    for (let i = 0; i < 500; i++) {
-      const mine = (await lines()).filter((l) => l.startsWith('gpiomon ') && l.endsWith(` ${pin}`));
-      if (mine.at(-1) === `gpiomon ready ${pin}`) return;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    throw new Error(`no fake gpiomon became ready for pin ${pin}`);
-  };
+  const monitorReady = (pin: number): Promise<void> =>
+    pollUntil(
+      async () => (await lines()).filter((l) => l.startsWith('gpiomon ') && l.endsWith(` ${pin}`)).at(-1) === `gpiomon ready ${pin}`,
+      `no fake gpiomon became ready for pin ${pin}`,
+      5000,
+    );
   return {
     dir,
     log,
