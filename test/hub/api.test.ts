@@ -50,6 +50,14 @@ describe('the hub HTTP API', () => {
     expect(await t.call('POST', '/v1/events', { nope: 1 })).toMatchObject({ status: 400, body: { error: { code: 'INVALID_INPUT' } } });
   });
 
+  it('answers an unknown route and a malformed body in the documented error shape, with details', async () => {
+    const unknown = await t.call('GET', '/v1/nothing');
+    expect(unknown).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND', message: expect.stringContaining('GET /v1/nothing'), details: {} } } });
+    expect(unknown.body).not.toHaveProperty('statusCode');
+    expect(await t.call('POST', '/v1/events', '{"entries": [')).toMatchObject({ status: 400, body: { error: { code: 'MALFORMED_JSON', details: {} } } });
+    expect(await t.call('GET', '/v1/nothing', undefined, '')).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } });
+  });
+
   it('provisions a device once per idempotency key and never returns its token hash', async () => {
     const body = { deviceId: 'garage-api-1', customerId: 'cust-1' };
     const first = await t.call('POST', '/v1/devices', body, t.admin, { 'idempotency-key': 'k-1' });

@@ -53,7 +53,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     } else if (error.statusCode !== undefined && error.statusCode < 500) {
       status = error.statusCode;
       const code = error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? ErrorCode.MalformedJson : status === 413 ? ErrorCode.BatchTooLarge : ErrorCode.InvalidInput;
-      body = { error: { code, message: error.message } };
+      body = { error: { code, message: error.message, details: {} } };
     } else {
       status = 500;
       body = { error: { code: ErrorCode.Internal, message: 'internal error; the hub logged it' } };
@@ -61,6 +61,14 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     }
     if (status < 500) request.log.info({ status, code: body.error.code, url: request.url, account: request.account }, body.error.message);
     void reply.code(status).send(body);
+  });
+
+  // Unknown routes answer in the same error shape as every other refusal, not Fastify's own.
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const message = `no route ${request.method} ${path}; the routes are listed in /openapi.json`;
+    request.log.info({ status: 404, code: ErrorCode.NotFound, url: request.url, account: request.account }, message);
+    void reply.code(404).send({ error: { code: ErrorCode.NotFound, message, details: {} } } satisfies ErrorBody);
   });
 
   app.addSchema({ $id: 'Error', ...errorBodySchema });
