@@ -10,6 +10,14 @@ import { startSimulatedSite } from './support/simulated-site.js';
 
 const log = createLogger('start');
 
+/** The EADDRINUSE error behind a start failure, however deep (the gateway wraps its listen error in a KeywayError). */
+function portInUse(error: unknown): Error | undefined {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') return e;
+  }
+  return undefined;
+}
+
 async function main(): Promise<void> {
   const env = { KEYWAY_DATA_DIR: path.resolve('.data/hub'), ...process.env };
   const config = hubConfigFromEnv(env);
@@ -17,9 +25,9 @@ async function main(): Promise<void> {
   try {
     await hub.start();
   } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') {
-      console.error(`A port is already in use (${e.message}). Set KEYWAY_HTTP_PORT / KEYWAY_MQTT_PORT to free ports and run npm start again.`);
+    const busy = portInUse(error);
+    if (busy !== undefined) {
+      console.error(`A port is already in use (${busy.message}). Set KEYWAY_HTTP_PORT / KEYWAY_MQTT_PORT to free ports (0 picks any) and run npm start again.`);
       process.exit(1);
     }
     throw error;

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -47,6 +48,25 @@ describe('the quick start', () => {
       fs.rmSync(cwd, { recursive: true, force: true });
     }
   }, 70_000);
+
+  it('npm start with a port already taken says so in one line and exits 1, for the MQTT port as for the HTTP port', async () => {
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'keyway-start-busy-'));
+    const taken: Server = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = String((taken.address() as { port: number }).port);
+    try {
+      for (const ports of [{ KEYWAY_HTTP_PORT: '0', KEYWAY_MQTT_PORT: port }, { KEYWAY_HTTP_PORT: port, KEYWAY_MQTT_PORT: '0' }]) {
+        const { out, code } = await run('scripts/start.ts', cwd, { ...ports, KEYWAY_LOG_LEVEL: 'fatal' }, () => false, 60_000);
+        expect({ ports, code }).toEqual({ ports, code: 1 });
+        expect(out).toContain(`A port is already in use (`);
+        expect(out).toContain(`:${port}`);
+        expect(out).not.toMatch(/\n\s+at /); // no stack trace
+      }
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+      fs.rmSync(cwd, { recursive: true, force: true });
+    }
+  }, 130_000);
 
   it('npm run demo completes a delivery through a network cut and exits 0', async () => {
     const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'keyway-demo-'));
