@@ -74,7 +74,8 @@ export function runPatternTest(args: string[], io: PatternCommandIo): number {
     }
     if (isKeywayError(error)) {
       const path = typeof error.details['path'] === 'string' ? error.details['path'] : '(unknown)';
-      io.stderr(`invalid pattern at ${path}: ${error.message}\n`);
+      const problem = typeof error.details['problem'] === 'string' ? error.details['problem'] : error.message;
+      io.stderr(`invalid pattern at ${path}: ${problem}\n`);
       return 2;
     }
     throw error;
