@@ -43,6 +43,7 @@ async function main(): Promise<void> {
   await hub.start();
   const { bus } = hub.internals;
   const latencies: number[] = [];
+  let finished = false; // after the summary, shutting the garage down (its last will) is not part of the story
   await bus.declareSubscriber({
     name: 'ops.demo-timeline',
     account: 'ops',
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
     target: {
       kind: 'handler',
       handler: (event) => {
+        if (finished) return;
         const latency = Date.now() - Date.parse(event.time);
         const fromDevice = event.source.startsWith('keyway://device/');
         // A device stamps events with its trusted clock, which may run slightly ahead of the hub's.
@@ -90,6 +92,7 @@ async function main(): Promise<void> {
   site.network.restore();
   await until('the delivery to complete', async () => (await call('GET', '/v1/deliveries/demo-1')).state === 'completed', 30_000);
   await new Promise((r) => setTimeout(r, 300));
+  finished = true;
 
   const d = await call('GET', '/v1/deliveries/demo-1/timeline');
   console.log('\nThe delivery, as the hub recorded it:');

@@ -6,11 +6,24 @@
  *   npx tsx hardware-sim/src/cli.ts [--link /tmp/keyway-keypad]
  */
 import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
 import { hasSocat, SimSerialKeypad } from './keypad/sim-keypad.js';
 
-const args = process.argv.slice(2);
-const linkIndex = args.indexOf('--link');
-const linkPath = linkIndex >= 0 ? (args[linkIndex + 1] ?? '') : '/tmp/keyway-keypad';
+const USAGE = 'usage: npx tsx hardware-sim/src/cli.ts [--link <path of the pty link, default /tmp/keyway-keypad>]';
+
+let linkPath: string;
+try {
+  const { values } = parseArgs({ options: { link: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+  if (values.help === true) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  linkPath = values.link ?? '/tmp/keyway-keypad';
+  if (linkPath === '') throw new Error('--link needs a path');
+} catch (error) {
+  console.error(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+  process.exit(2);
+}
 
 if (!hasSocat()) {
   console.error('socat is not installed: apt-get install socat');
