@@ -1,3 +1,5 @@
+import { ErrorCode, KeywayError } from './errors.js';
+
 /**
  * The CloudEvents 1.0 envelope (structured JSON mode) every Keyway event travels in.
  * `source` + `id` is the deduplication key everywhere.
@@ -18,6 +20,21 @@ export interface EventEnvelope<TType extends string = string, TData = unknown> {
 
 /** EventBridge's limit for one event, which Keyway keeps. */
 export const MAX_EVENT_BYTES = 256 * 1024;
+
+/**
+ * An event's JSON text. A value JSON.stringify cannot serialize (data nested deeper than it can recurse, some
+ * thousands of levels; a cycle or a BigInt from an in-process caller) is refused as VALIDATION_FAILED, a permanent
+ * and typed refusal, instead of escaping as a RangeError or TypeError that callers would report as an internal (and
+ * so retryable) failure.
+ */
+export function eventJson(event: unknown): string {
+  try {
+    return JSON.stringify(event) ?? '';
+  } catch (cause) {
+    const problem = cause instanceof RangeError ? 'is nested too deeply to be serialized; flatten its data' : `cannot be serialized as JSON (${(cause as Error).message})`;
+    throw new KeywayError(ErrorCode.ValidationFailed, `the event ${problem}`, { cause, details: { issues: [{ path: '/', message: problem }] } });
+  }
+}
 
 export const SCHEMA_ID_BASE = 'https://keyway.dev/schemas';
 

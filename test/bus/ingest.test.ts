@@ -91,11 +91,25 @@ describe('bus ingest', () => {
     }
   });
 
+  it('refuses data nested too deeply to serialize as VALIDATION_FAILED, alone, and stores the entries beside it', async () => {
+    let deep: unknown = [];
+    for (let i = 0; i < 10_000; i++) deep = [deep];
+    const good = scheduled();
+    const viaKey = await hub.bus.publish(key, [{ ...scheduled(), data: deep }, good]);
+    const inProcess = await hub.bus.publishAs('delivery', [{ ...scheduled(), data: deep }]);
+    for (const r of [viaKey[0], inProcess[0]]) {
+      expect(r).toMatchObject({ status: 'rejected', error: { code: 'VALIDATION_FAILED', message: expect.stringContaining('nested too deeply') } });
+    }
+    expect(viaKey[1]).toMatchObject({ status: 'accepted', id: good.id });
+    await waitFor(() => seen.length === 1, 2000, 'delivery of the good entry');
+  });
+
   it('never throws on hostile input and counts every entry in the ingest metrics', async () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     const results = await hub.bus.publish(key, [null, undefined, [], cyclic, '', 'null']);
     expect(results.every((r) => r.status === 'rejected')).toBe(true);
+    expect(results.map((r) => r.status === 'rejected' && r.error.code)).not.toContain('INTERNAL');
     const metrics = await hub.bus.metrics.getSingleMetricAsString('keyway_bus_ingested_total');
     expect(metrics).toMatch(/result="rejected"} 6/);
   });

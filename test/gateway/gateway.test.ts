@@ -152,6 +152,17 @@ describe('device gateway (embedded broker)', () => {
     expect(acks[0]).toMatchObject({ upTo: 4, rejected: [{ seq: 3, code: 'VALIDATION_FAILED' }] });
     await waitFor(() => hub.ofType('keyway.device.Heartbeat').length === 3, 5_000, 'three heartbeats');
   });
+
+  it('refuses for good an event nested too deeply to store, so the events after it are not held up', async () => {
+    const { client, acks } = await device('garage-1');
+    // Built as text: the test's own JSON.stringify could not serialize 10,000 levels either.
+    const payload = batch('garage-1', range(1, 3), (seq) => (seq === 2 ? { ...heartbeatFor('garage-1', seq), data: 'DEEP' } : heartbeatFor('garage-1', seq)));
+    await client.publishAsync('keyway/v1/d/garage-1/up/events', payload.replace('"DEEP"', `${'['.repeat(10_000)}${']'.repeat(10_000)}`), { qos: 1 });
+    await waitFor(() => acks.length === 1, 5_000, 'the ack');
+    expect(acks[0]).toMatchObject({ upTo: 3, rejected: [{ seq: 2, code: 'VALIDATION_FAILED' }] });
+    expect(acks[0]).not.toHaveProperty('error');
+    await waitFor(() => hub.ofType('keyway.device.Heartbeat').length === 2, 5_000, 'the two other heartbeats');
+  });
 });
 
 function heartbeatFor(deviceId: string, seq: number): Record<string, unknown> {

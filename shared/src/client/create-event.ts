@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import { MAX_EVENT_BYTES, schemaIdFor, type EventEnvelope } from '../envelope.js';
+import { eventJson, MAX_EVENT_BYTES, schemaIdFor, type EventEnvelope } from '../envelope.js';
 import { ErrorCode, KeywayError } from '../errors.js';
 import { LATEST_VERSION, type EventDataMap, type EventType, type EventVersionMap } from '../generated/events.js';
 import { dataValidators } from '../generated/validators.js';
@@ -75,7 +75,7 @@ export function createEventVersion<T extends EventType, V extends keyof EventVer
 }
 
 export function assertSize(event: EventEnvelope): number {
-  const size = Buffer.byteLength(JSON.stringify(event));
+  const size = Buffer.byteLength(eventJson(event));
   if (size > MAX_EVENT_BYTES) {
     throw new KeywayError(ErrorCode.EventTooLarge, `the event is ${size} bytes; the limit is ${MAX_EVENT_BYTES} bytes (256 KB). Send large content by reference.`, {
       details: { size, limit: MAX_EVENT_BYTES },

@@ -1,7 +1,7 @@
 import type { ValidateFunction } from 'ajv';
 import fs from 'node:fs';
 import path from 'node:path';
-import { MAX_EVENT_BYTES, schemaIdFor, type EventEnvelope } from '../envelope.js';
+import { eventJson, MAX_EVENT_BYTES, schemaIdFor, type EventEnvelope } from '../envelope.js';
 import { ErrorCode, KeywayError } from '../errors.js';
 import { SCHEMA_DOCUMENTS } from '../generated/schemas.js';
 import { createLogger } from '../log.js';
@@ -195,7 +195,7 @@ export class SchemaRegistry {
         throw new KeywayError(ErrorCode.MalformedJson, `the event is not valid JSON: ${(cause as Error).message}`, { cause });
       }
     }
-    const size = bytes ?? Buffer.byteLength(JSON.stringify(value) ?? '');
+    const size = bytes ?? Buffer.byteLength(eventJson(value));
     if (size > MAX_EVENT_BYTES) {
       throw new KeywayError(ErrorCode.EventTooLarge, `the event is ${size} bytes; the limit is ${MAX_EVENT_BYTES} bytes (256 KB)`, { details: { size, limit: MAX_EVENT_BYTES } });
     }
