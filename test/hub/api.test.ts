@@ -50,6 +50,21 @@ describe('the hub HTTP API', () => {
     expect(await t.call('POST', '/v1/events', { nope: 1 })).toMatchObject({ status: 400, body: { error: { code: 'INVALID_INPUT' } } });
   });
 
+  it('refuses a number that is not finite ("1e400", "Infinity") in a query or body field as INVALID_INPUT, not a 500', async () => {
+    for (const limit of ['1e400', 'Infinity', '-Infinity']) {
+      for (const route of ['/v1/devices', '/v1/grants', '/v1/deliveries']) {
+        const r = await t.call('GET', `${route}?limit=${limit}`);
+        expect({ route, limit, status: r.status, code: r.body.error?.code }).toEqual({ route, limit, status: 400, code: 'INVALID_INPUT' });
+        expect(r.body.error.message).toContain('limit must be a finite number');
+      }
+    }
+    await t.call('POST', '/v1/devices', { deviceId: 'garage-finite', customerId: 'cust-1' });
+    const now = Date.now();
+    const grant = await t.call('POST', '/v1/grants', { deviceId: 'garage-finite', holder: 'h', validFrom: new Date(now).toISOString(), validUntil: new Date(now + 3_600_000).toISOString(), maxUses: 'Infinity' });
+    expect(grant).toMatchObject({ status: 400, body: { error: { code: 'INVALID_INPUT', message: expect.stringContaining('maxUses must be a finite number') } } });
+    expect((await t.call('GET', '/v1/devices?limit=2')).status).toBe(200);
+  });
+
   it('answers an unknown route and a malformed body in the documented error shape, with details', async () => {
     const unknown = await t.call('GET', '/v1/nothing');
     expect(unknown).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND', message: expect.stringContaining('GET /v1/nothing'), details: {} } } });

@@ -4,6 +4,7 @@ import { ErrorCode, KeywayError, createLogger } from '@keyway/shared';
 import { hashApiKey } from '../bus/ingest.js';
 import type { ApiContext } from './context.js';
 import { errorBodySchema, httpStatus, type ErrorBody } from './errors.js';
+import { finiteKeyword, requireFiniteNumbers } from './finite-numbers.js';
 import { deliveryRoutes } from './routes-deliveries.js';
 import { deviceRoutes } from './routes-devices.js';
 import { apiKeyOf, eventRoutes } from './routes-events.js';
@@ -19,8 +20,9 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: log,
     bodyLimit: 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true }, plugins: [finiteKeyword] },
   });
+  requireFiniteNumbers(app);
   app.decorateRequest('account', undefined);
 
   await app.register(swagger, {
