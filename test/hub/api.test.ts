@@ -136,4 +136,21 @@ describe('the hub HTTP API', () => {
     const refused = await t.call('POST', '/v1/subscribers', { name: 'notify.grants', types: ['keyway.platform.UnauthorizedExchangeDetected'], webhook: { url: 'http://127.0.0.1:9/x', secret: 'a-very-long-secret' } }, notifyKey);
     expect(refused.body.error.code).toBe('UNAUTHORIZED');
   });
+
+  it('refuses a subscriber whose transformer has a non-string path, a bad path or a template nested 10,000 deep, as 400 CONFIG_INVALID', async () => {
+    const opsKey = (await t.call('POST', '/v1/accounts/ops/keys')).body.apiKey as string;
+    const transforms = [
+      { inputPaths: { a: { nested: 1 } }, template: '<a>' },
+      { inputPaths: { a: 'data.x' }, template: '<a>' },
+      { inputPaths: { a: '$.data.x' }, template: 'DEEP' },
+    ];
+    for (const [i, transform] of transforms.entries()) {
+      // As text: JSON.stringify here could not serialize 10,000 levels.
+      const body = JSON.stringify({ name: `ops.transformed-${i}`, types: ['keyway.device.Heartbeat'], webhook: { url: 'http://127.0.0.1:9/hook', secret: 'a-very-long-secret' }, transform });
+      const r = await t.call('POST', '/v1/subscribers', body.replace('"DEEP"', `${'{"x":'.repeat(10_000)}"<a>"${'}'.repeat(10_000)}`), opsKey);
+      expect({ i, status: r.status, code: r.body.error?.code }).toEqual({ i, status: 400, code: i === 0 ? 'INVALID_INPUT' : 'CONFIG_INVALID' });
+    }
+    const ok = await t.call('POST', '/v1/subscribers', { name: 'ops.transformed-ok', types: ['keyway.device.Heartbeat'], webhook: { url: 'http://127.0.0.1:9/hook', secret: 'a-very-long-secret' }, transform: { inputPaths: { a: '$.data.deviceId' }, template: { device: '<a>' } } }, opsKey);
+    expect(ok.status).toBe(201);
+  });
 });

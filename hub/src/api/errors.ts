@@ -18,6 +18,7 @@ const STATUS: Partial<Record<Code, number>> = {
   [ErrorCode.EventTooLarge]: 413,
   [ErrorCode.BatchTooLarge]: 413,
   [ErrorCode.GrantInvalid]: 422,
+  [ErrorCode.ConfigInvalid]: 400,
   [ErrorCode.Unavailable]: 503,
   [ErrorCode.Timeout]: 504,
 };

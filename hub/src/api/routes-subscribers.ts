@@ -39,7 +39,7 @@ export function subscriberRoutes(app: FastifyInstance, ctx: ApiContext): void {
             timeoutMs: { type: 'integer', minimum: 100, maximum: 300000 },
             retry: { type: 'object', properties: { maxAttempts: { type: 'integer', minimum: 1 }, maxAgeMs: { type: 'integer', minimum: 1000 } } },
             alarms: { type: 'object', properties: { dlqDepth: { type: 'integer' }, oldestAgeMs: { type: 'integer' }, failureRate: { type: 'number' }, p90LatencyMs: { type: 'number' }, webhookUrl: { type: 'string' } } },
-            transform: { type: 'object', required: ['inputPaths', 'template'], properties: { inputPaths: { type: 'object' }, template: {} } },
+            transform: { type: 'object', required: ['inputPaths', 'template'], properties: { inputPaths: { type: 'object', additionalProperties: { type: 'string' }, maxProperties: 100 }, template: {} } },
           },
         },
       },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyTransformer } from './transform.js';
+import { applyTransformer, checkTransformer, MAX_INPUT_PATHS, MAX_TEMPLATE_CHARS } from './transform.js';
 
 const event = { id: 'e1', subject: 'garage-1', data: { deliveryId: 'd-1', n: 3, tags: ['a'] } };
 
@@ -20,6 +20,19 @@ describe('input transformer', () => {
   it('leaves unknown placeholders and yields empty text for missing values', () => {
     const t = { inputPaths: { m: '$.data.missing' }, template: '<m>|<other>' };
     expect(applyTransformer(t, event)).toBe('|<other>');
+  });
+
+  it('is checked at declaration: paths are strings under safe names, the template is bounded in depth and size', () => {
+    const bad: [unknown, RegExp][] = [
+      [{ inputPaths: { a: 5 }, template: '<a>' }, /input path for "a" must be a string/],
+      [{ inputPaths: ['$.x'], template: '<a>' }, /inputPaths must be an object/],
+      [{ inputPaths: { 'a b': '$.x' }, template: '<a>' }, /input name "a b" may hold only/],
+      [{ inputPaths: Object.fromEntries(Array.from({ length: MAX_INPUT_PATHS + 1 }, (_, i) => [`p${i}`, '$.x'])), template: '' }, /101 input paths; at most 100/],
+      [{ inputPaths: {}, template: JSON.parse(`${'['.repeat(33)}${']'.repeat(33)}`) as unknown }, /nests deeper than 32 levels/],
+      [{ inputPaths: {}, template: 'x'.repeat(MAX_TEMPLATE_CHARS + 1) }, /8193 characters; at most 8192/],
+    ];
+    for (const [t, message] of bad) expect(() => checkTransformer(t as Parameters<typeof checkTransformer>[0])).toThrow(message);
+    expect(() => checkTransformer({ inputPaths: { a: '$.data.x' }, template: JSON.parse(`${'['.repeat(32)}"<a>"${']'.repeat(32)}`) as unknown })).not.toThrow();
   });
 
   it('refuses a path that does not start with $.', () => {
