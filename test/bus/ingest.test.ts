@@ -1,3 +1,4 @@
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '@keyway/shared';
 import { scheduled, startBus, waitFor, type TestHub } from './helpers.js';
@@ -102,6 +103,31 @@ describe('bus ingest', () => {
     }
     expect(viaKey[1]).toMatchObject({ status: 'accepted', id: good.id });
     await waitFor(() => seen.length === 1, 2000, 'delivery of the good entry');
+  });
+
+  it('logs the refused entries of a publish in one warn line with their codes, and nothing for a clean publish', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logged = await startBus({ logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) }) });
+    try {
+      await logged.bus.createAccount('delivery');
+      const loggedKey = await logged.bus.issueApiKey('delivery');
+      await logged.bus.publish(loggedKey, [scheduled()]);
+      expect(lines.filter((l) => l.level === 40)).toEqual([]);
+      const bad = { ...scheduled(), data: { deliveryId: 7 } };
+      await logged.bus.publish(loggedKey, [scheduled(), bad, '{not json']);
+      await logged.bus.publish('kw_not-a-key', [scheduled()]);
+      const warned = lines.filter((l) => l.msg?.toString().startsWith('published entries refused'));
+      expect(warned.map((l) => [l.msg, l.account, l.refused, l.of])).toEqual([
+        ['published entries refused: VALIDATION_FAILED, MALFORMED_JSON', 'delivery', 2, 3],
+        ['published entries refused: UNAUTHENTICATED', undefined, 1, 1],
+      ]);
+      expect(warned[0]!.entries).toEqual([
+        { index: 1, code: 'VALIDATION_FAILED', id: bad.id, message: expect.stringContaining('invalid') },
+        { index: 2, code: 'MALFORMED_JSON', message: expect.stringContaining('not valid JSON') },
+      ]);
+    } finally {
+      await logged.close();
+    }
   });
 
   it('never throws on hostile input and counts every entry in the ingest metrics', async () => {

@@ -100,8 +100,15 @@ export class Ingest {
     this.keyCache.delete(hashApiKey(credential));
   }
 
-  /** Publishes with an API key (the HTTP path). */
+  /** Publishes with an API key (the HTTP path); refused entries are logged in one line per call. */
   async publish(credential: string, entries: readonly unknown[]): Promise<PublishEntryResult[]> {
+    let account: string | undefined;
+    const results = await this.publishWithKey(credential, entries, (a) => (account = a));
+    this.logRefusals(results, account);
+    return results;
+  }
+
+  private async publishWithKey(credential: string, entries: readonly unknown[], authenticated: (account: string) => void): Promise<PublishEntryResult[]> {
     const batchError = this.checkBatch(entries);
     if (batchError) return this.rejectAll(entries, batchError);
     let account: string | undefined;
@@ -120,7 +127,16 @@ export class Ingest {
         ),
       );
     }
+    authenticated(account);
     return this.ingest(account, entries);
+  }
+
+  /** One warn line naming the refused entries (the first ten in full) and their codes; nothing when all went in. */
+  private logRefusals(results: readonly PublishEntryResult[], account: string | undefined): void {
+    const refused = results.flatMap((r, index) => (r.status === 'rejected' ? [{ index, code: r.error.code, id: r.id, message: r.error.message }] : []));
+    if (refused.length === 0) return;
+    const codes = [...new Set(refused.map((r) => r.code))].join(', ');
+    this.deps.log.warn({ account, refused: refused.length, of: results.length, entries: refused.slice(0, 10) }, `published entries refused: ${codes}`);
   }
 
   /**
