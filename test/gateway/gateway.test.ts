@@ -1,3 +1,4 @@
+import { connect as connectTcp } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { verifyTime } from '@keyway/shared/grants';
@@ -151,6 +152,28 @@ describe('device gateway (embedded broker)', () => {
     await waitFor(() => acks.length === 1, 5_000, 'the ack');
     expect(acks[0]).toMatchObject({ upTo: 4, rejected: [{ seq: 3, code: 'VALIDATION_FAILED' }] });
     await waitFor(() => hub.ofType('keyway.device.Heartbeat').length === 3, 5_000, 'three heartbeats');
+  });
+
+  it('closes a connection whose packet header declares more than the limit, before buffering it: 64 KiB before login, 4 MiB after', async () => {
+    const port = Number(new URL(hub.url).port);
+    // A CONNECT header declaring MQTT's maximum (268,435,455 bytes), then 256 KiB of it, from a client that never logs in.
+    const raw = connectTcp(port, '127.0.0.1');
+    const closed = new Promise<void>((resolve) => raw.on('close', () => resolve()));
+    raw.on('error', () => undefined);
+    raw.write(Buffer.concat([Buffer.from([0x10, 0xff, 0xff, 0xff, 0x7f]), Buffer.alloc(256 * 1024)]));
+    await closed;
+
+    const big = await device('garage-1');
+    const gone = new Promise<void>((resolve) => big.client.once('close', () => resolve()));
+    big.client.publish('keyway/v1/d/garage-1/up/events', Buffer.alloc(5 * 1024 * 1024, 0x20), { qos: 0 });
+    await gone;
+
+    // Others are served as before, and a batch over 1 MiB but under the packet limit still gets its typed refusal.
+    const good = await device('garage-2');
+    await good.client.publishAsync('keyway/v1/d/garage-2/up/events', JSON.stringify({ v: 1, deviceId: 'garage-2', fromSeq: 1, toSeq: 1, events: 'x'.repeat(1024 * 1024) }), { qos: 1 });
+    await good.client.publishAsync('keyway/v1/d/garage-2/up/events', batch('garage-2', range(1, 2)), { qos: 1 });
+    await waitFor(() => good.acks.length === 2, 5_000, 'two acks');
+    expect(good.acks.map((a) => [a.upTo, (a.error as { code: string } | undefined)?.code])).toEqual([[0, 'BATCH_TOO_LARGE'], [2, undefined]]);
   });
 
   it('refuses for good an event nested too deeply to store, so the events after it are not held up', async () => {

@@ -1,8 +1,9 @@
-import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { TLSSocket, createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { describeError, parseDeviceTopic, type Logger } from '@keyway/shared';
 import { tokenMatches } from './device-auth.js';
+import { limitPacketSize } from './packet-size-guard.js';
 import { maySubscribe, mayPublish } from './topic-policy.js';
 import type { GatewayTransport, TransportSink } from './transport.js';
 import type { DeviceDirectory, EmbeddedTls } from './types.js';
@@ -96,7 +97,12 @@ export class EmbeddedTransport implements GatewayTransport {
     await new Promise<void>((resolve) => broker.subscribe('keyway/v1/d/+/#', this.deliver, resolve));
 
     const host = this.options.host ?? '127.0.0.1';
-    const tcp = createNetServer((socket) => broker.handle(socket));
+    const accept = (socket: Socket): void => {
+      limitPacketSize(broker.handle(socket), socket, (declared, limit) =>
+        log.warn({ remote: socket.remoteAddress, declared, limit }, `MQTT packet of ${declared} bytes is over the ${limit}-byte limit; connection closed`),
+      );
+    };
+    const tcp = createNetServer(accept);
     const port = await listen(tcp, this.options.port, host);
     this.servers.push(tcp);
     let tlsPort: number | undefined;
@@ -104,7 +110,7 @@ export class EmbeddedTransport implements GatewayTransport {
     if (tls) {
       const secure = createTlsServer(
         { key: tls.key, cert: tls.cert, ...(tls.ca ? { ca: tls.ca } : {}), requestCert: tls.requestCert ?? false, rejectUnauthorized: false },
-        (socket) => broker.handle(socket),
+        accept,
       );
       tlsPort = await listen(secure, tls.port, host);
       this.servers.push(secure);
