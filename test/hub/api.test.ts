@@ -71,6 +71,13 @@ describe('the hub HTTP API', () => {
     expect(unknown.body).not.toHaveProperty('statusCode');
     expect(await t.call('POST', '/v1/events', '{"entries": [')).toMatchObject({ status: 400, body: { error: { code: 'MALFORMED_JSON', details: {} } } });
     expect(await t.call('GET', '/v1/nothing', undefined, '')).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } });
+    expect(await t.call('GET', '/v1/devices/%E0%A4%A')).toMatchObject({ status: 400, body: { error: { code: 'INVALID_INPUT', message: expect.stringContaining('path cannot be read'), details: {} } } });
+  });
+
+  it('refuses a date-time the hub cannot read (a leap second) by naming the field, not as "validUntil must be after validFrom"', async () => {
+    await t.call('POST', '/v1/devices', { deviceId: 'garage-leap', customerId: 'cust-1' });
+    const r = await t.call('POST', '/v1/grants', { deviceId: 'garage-leap', holder: 'h', validFrom: new Date().toISOString(), validUntil: '2026-12-31T23:59:60Z' });
+    expect(r).toMatchObject({ status: 400, body: { error: { code: 'INVALID_INPUT', message: expect.stringMatching(/^validUntil "2026-12-31T23:59:60Z" is not a time the hub can read/) } } });
   });
 
   it('provisions a device once per idempotency key and never returns its token hash', async () => {

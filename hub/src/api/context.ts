@@ -61,3 +61,17 @@ export function paged<T>(items: T[], limit: number, cursor: (item: T) => string)
   const last = items[items.length - 1];
   return { items, next: items.length === limit && last !== undefined ? cursor(last) : null };
 }
+
+/**
+ * Milliseconds for a body's date-time field. The schema's `format: date-time` admits what Date.parse cannot read
+ * (a leap second, 23:59:60), which would otherwise reach the services as NaN and fail with a misleading message.
+ */
+export function timeField(name: string, value: string): number {
+  const ms = Date.parse(value);
+  if (!Number.isFinite(ms)) {
+    throw new KeywayError(ErrorCode.InvalidInput, `${name} ${JSON.stringify(value)} is not a time the hub can read; use an ISO time such as 2026-11-28T10:00:00Z`, {
+      details: { issues: [{ path: `/${name}`, message: 'not a readable time' }] },
+    });
+  }
+  return ms;
+}

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ErrorCode, KeywayError } from '@keyway/shared';
 import type { DeliveryRecord, DeliveryState } from '../state/types.js';
-import { pageQuery, paged, requireAccount, type ApiContext, type PageQuery } from './context.js';
+import { pageQuery, paged, requireAccount, timeField, type ApiContext, type PageQuery } from './context.js';
 import { idempotent } from './idempotency.js';
 
 const DELIVERY = ['delivery'];
@@ -44,8 +44,8 @@ export function deliveryRoutes(app: FastifyInstance, ctx: ApiContext): void {
             customerId: b.customerId,
             deviceId: b.deviceId,
             courierId: b.courierId,
-            windowStart: Date.parse(b.windowStart),
-            windowEnd: Date.parse(b.windowEnd),
+            windowStart: timeField('windowStart', b.windowStart),
+            windowEnd: timeField('windowEnd', b.windowEnd),
             ...(b.parcelRef ? { parcelRef: b.parcelRef } : {}),
             ...(b.pin ? { pin: b.pin } : {}),
           }),

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ErrorCode, KeywayError } from '@keyway/shared';
 import type { DeviceRecord, GrantRecord } from '../state/types.js';
-import { pageQuery, paged, requireAccount, type ApiContext, type PageQuery } from './context.js';
+import { pageQuery, paged, requireAccount, timeField, type ApiContext, type PageQuery } from './context.js';
 import { idempotent } from './idempotency.js';
 
 const ACCESS = ['access'];
@@ -107,8 +107,8 @@ export function deviceRoutes(app: FastifyInstance, ctx: ApiContext): void {
             deviceId: b.deviceId,
             holder: b.holder,
             ...(b.deliveryId ? { deliveryId: b.deliveryId } : {}),
-            validFrom: Date.parse(b.validFrom),
-            validUntil: Date.parse(b.validUntil),
+            validFrom: timeField('validFrom', b.validFrom),
+            validUntil: timeField('validUntil', b.validUntil),
             actions: b.actions,
             maxUses: b.maxUses,
             ...(b.pin ? { pin: b.pin } : {}),

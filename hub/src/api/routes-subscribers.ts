@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ErrorCode, KeywayError } from '@keyway/shared';
 import type { SubscriberDeclaration } from '../bus/types.js';
-import { accountOf, pageQuery, paged, type ApiContext, type PageQuery } from './context.js';
+import { accountOf, pageQuery, paged, timeField, type ApiContext, type PageQuery } from './context.js';
 import { forbidden } from './errors.js';
 
 const dlqFilter = {
@@ -96,7 +96,7 @@ export function subscriberRoutes(app: FastifyInstance, ctx: ApiContext): void {
     async (request) => {
       const name = await owned(request);
       const b = request.body as { from: string; to: string };
-      return { queued: await ctx.bus.replay(name, Date.parse(b.from), Date.parse(b.to)) };
+      return { queued: await ctx.bus.replay(name, timeField('from', b.from), timeField('to', b.to)) };
     },
   );
 }

@@ -1,5 +1,5 @@
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { ErrorCode, KeywayError, createLogger } from '@keyway/shared';
 import { hashApiKey } from '../bus/ingest.js';
 import type { ApiContext } from './context.js';
@@ -21,6 +21,14 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     loggerInstance: log,
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true }, plugins: [finiteKeyword] },
+    // Errors Fastify raises before routing (a malformed percent-encoding in the path, a too long parameter): the same
+    // error shape and log line as every other refusal.
+    frameworkErrors: (error, request, reply) => {
+      const message = `the request path cannot be read (${error.message})`;
+      log.info({ status: 400, code: ErrorCode.InvalidInput, url: request.url }, message);
+      // Fastify types this reply by route generics that do not exist before routing; it is a plain reply.
+      void (reply as FastifyReply).code(400).send({ error: { code: ErrorCode.InvalidInput, message, details: {} } } satisfies ErrorBody);
+    },
   });
   requireFiniteNumbers(app);
   app.decorateRequest('account', undefined);
