@@ -46,6 +46,8 @@ CREATE TABLE IF NOT EXISTS revocation_list (id INTEGER PRIMARY KEY CHECK (id = 1
 export class GrantStore {
   private readonly log: Logger;
   private readonly lockout: PinLockout;
+  /** The PIN check in progress, so the next waits for it (see checkPin). */
+  private pinQueue: Promise<unknown> = Promise.resolve();
   private readonly claimsCache = new Map<string, GrantClaims>();
 
   constructor(
@@ -126,23 +128,37 @@ export class GrantStore {
    * Checks a keypad PIN against the PIN hashes of the grants that allow `open`, with lockout after repeated
    * wrong entries. The PIN itself is never stored or logged.
    */
-  async checkPin(pin: string): Promise<AccessDecision> {
+  checkPin(pin: string): Promise<AccessDecision> {
+    // One PIN at a time: each is checked against the lockout only after the one before it has counted. Checked
+    // concurrently, a burst of PINs in one serial read all passed the lockout check before the slow hash
+    // comparisons, and a right PIN at its end opened the door after dozens of wrong ones.
+    const decided = this.pinQueue.then(() => this.checkPinNow(pin));
+    this.pinQueue = decided.catch(() => undefined);
+    return decided;
+  }
+
+  private async checkPinNow(pin: string): Promise<AccessDecision> {
     const left = this.lockout.remainingMs();
     if (left > 0) return { ok: false, reason: 'pin-locked-out', detail: `keypad locked for ${Math.ceil(left / 1000)} s after repeated wrong PINs` };
     const low = this.options.clock.interval().lowMs;
     const candidates = this.db.prepare('SELECT jti FROM grants WHERE has_pin = 1 AND exp_ms + ? >= ? ORDER BY nbf_ms').all(this.options.toleranceMs, low) as Array<{ jti: string }>;
+    let refused: AccessDecision | undefined;
     for (const { jti } of candidates) {
       const claims = await this.claimsOf(jti);
       if (!claims?.pinHash || !claims.actions.includes('open')) continue;
-      if (await verifyPin(pin, claims.pinHash)) {
+      if (!(await verifyPin(pin, claims.pinHash))) continue;
+      const decision = await this.authorize(jti, 'open');
+      // Only a PIN that opens clears the count: the PIN of a spent, revoked or expired grant counts as a wrong one,
+      // or knowing one old courier PIN would allow unlimited guessing between its uses.
+      if (decision.ok) {
         this.lockout.recordSuccess();
-        return this.authorize(jti, 'open');
+        return decision;
       }
+      refused ??= decision;
     }
     const locked = this.lockout.recordFailure();
-    return locked
-      ? { ok: false, reason: 'pin-locked-out', detail: 'too many wrong PINs; the keypad is now locked' }
-      : { ok: false, reason: 'pin-wrong', detail: 'the PIN matches no active grant' };
+    if (locked) return { ok: false, reason: 'pin-locked-out', detail: 'too many wrong PINs; the keypad is now locked' };
+    return refused ?? { ok: false, reason: 'pin-wrong', detail: 'the PIN matches no active grant' };
   }
 
   /** Forgets grants and revocations that expired beyond the tolerance by trusted time. */

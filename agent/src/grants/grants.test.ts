@@ -173,6 +173,25 @@ describe('grants, trusted time and commands on an offline device', () => {
     expect(await store.checkPin('482913')).toMatchObject({ ok: true });
   });
 
+  it('a burst of PINs (one serial read) is checked one at a time: a right PIN after the lock is locked out too', async () => {
+    clock.acceptHubTime(T0 + 60_000);
+    await store.addGrant(await signGrant(grantClaims({ maxUses: 5, pinHash: await hashPin('482913') }), hub.privateKey));
+    const burst = ['700001', '700002', '700003', '700004', '700005', '482913'];
+    const decisions = await Promise.all(burst.map((pin) => store.checkPin(pin)));
+    expect(decisions.map((d) => (d.ok ? 'open' : d.reason))).toEqual(['pin-wrong', 'pin-wrong', 'pin-locked-out', 'pin-locked-out', 'pin-locked-out', 'pin-locked-out']);
+  });
+
+  it('the PIN of a spent grant counts as a wrong PIN: it neither opens nor resets the lockout count', async () => {
+    clock.acceptHubTime(T0 + 60_000);
+    await store.addGrant(await signGrant(grantClaims({ jti: 'g-spent', maxUses: 1, pinHash: await hashPin('111111') }), hub.privateKey));
+    await store.addGrant(await signGrant(grantClaims({ jti: 'g-live', maxUses: 5, pinHash: await hashPin('482913') }), hub.privateKey));
+    expect(await store.checkPin('111111')).toMatchObject({ ok: true, grant: { jti: 'g-spent' } });
+    expect(await store.checkPin('700001')).toMatchObject({ ok: false, reason: 'pin-wrong' });
+    expect(await store.checkPin('111111')).toMatchObject({ ok: false, reason: 'exhausted', grantId: 'g-spent' });
+    expect(await store.checkPin('700002')).toMatchObject({ ok: false, reason: 'pin-locked-out' });
+    expect(await store.checkPin('482913')).toMatchObject({ ok: false, reason: 'pin-locked-out' });
+  });
+
   it('refuses forged, expired, replayed and other-device commands, and remembers executed ids across a restart', async () => {
     clock.acceptHubTime(T0);
     const good = { jti: 'c-1', aud: 'garage-1', iat: S0, exp: S0 + 60, action: 'open' as const, grantId: 'g-1' };
