@@ -58,6 +58,23 @@ describe('the agent against a real broker and a simulated garage', () => {
     await waitUntil(() => types().includes('keyway.access.AccessDenied'));
   });
 
+  it('a close while the beam is broken answers reason "obstruction" (not "fault") and never presses the relay', async () => {
+    harness = await startAgentHarness(broker.url, hub);
+    const { agent, garage } = harness;
+    await waitUntil(() => agent.internals.clock.status().bounded);
+    const grant = await signGrant({ jti: 'g-1', aud: 'garage-1', sub: 'courier-7', nbf: nowS() - 60, exp: nowS() + 3600, actions: ['open', 'close'], maxUses: 5 }, hub.privateKey);
+    await sendCommand(await signCommand(command({ jti: 'c-open', grant }), hub.privateKey));
+    await waitUntil(() => results.some((r) => r.commandId === 'c-open'));
+    expect(garage.door.position).toBe(1);
+    const pressesBefore = garage.door.relayPressCount();
+    garage.door.setObstruction(true);
+    await sendCommand(await signCommand(command({ jti: 'c-close', action: 'close' }), hub.privateKey));
+    await waitUntil(() => results.some((r) => r.commandId === 'c-close'));
+    expect(results.find((r) => r.commandId === 'c-close')).toMatchObject({ status: 'error', error: { reason: 'obstruction' } });
+    expect(garage.door.relayPressCount()).toBe(pressesBefore);
+    expect(garage.door.position).toBe(1);
+  });
+
   it('refuses forged, expired, replayed and other-device commands, each as a CommandRejected event and an error result', async () => {
     harness = await startAgentHarness(broker.url, hub);
     await waitUntil(() => harness!.agent.internals.clock.status().bounded);

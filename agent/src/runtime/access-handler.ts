@@ -19,6 +19,14 @@ export interface AccessHandlerDeps {
   acceptHubTime: (token: string) => Promise<void>;
 }
 
+/** The wire reason for a door command the controller refused or failed: obstruction and busy are named as such. */
+function doorRefusal(error: unknown): RejectReason {
+  const reason = isKeywayError(error) ? error.details.reason : undefined;
+  if (reason === 'obstructed') return 'obstruction';
+  if (reason === 'busy') return 'door-busy';
+  return 'fault';
+}
+
 /**
  * Turns signed commands, keypad PINs and grant syncs into door actions and events. Every refusal is an
  * event (CommandRejected and/or AccessDenied) committed to the outbox before anything is answered.
@@ -36,6 +44,7 @@ export class AccessHandler {
   }
 
   private denied(via: AccessDeniedV1Data['via'], reason: AccessDeniedV1Data['reason'], detail: string, grantId?: string, holder?: string): void {
+    this.log.warn({ via, reason, grantId, holder }, `access denied (${via}): ${reason}: ${detail}`);
     this.deps.outbox.append('keyway.access.AccessDenied', {
       deviceId: this.deps.deviceId,
       via,
@@ -48,6 +57,7 @@ export class AccessHandler {
   }
 
   private rejectCommand(commandId: string, reason: RejectReason, detail: string): void {
+    this.log.warn({ commandId, reason }, `command ${commandId} rejected: ${reason}: ${detail}`);
     this.deps.outbox.append('keyway.device.CommandRejected', { deviceId: this.deps.deviceId, commandId, reason, detail: detail.slice(0, 500), at: this.at() });
     this.deps.publishResult({ v: WIRE_VERSION, commandId, status: 'error', error: { code: 'COMMAND_REJECTED', reason, message: detail }, at: this.at() });
   }
@@ -113,10 +123,11 @@ export class AccessHandler {
         this.deps.publishResult({ v: WIRE_VERSION, commandId, status: 'ok', data: { action, outcome: result.outcome, state: result.state }, at: this.at() });
       }
     } catch (error) {
-      this.log.warn({ commandId, err: describeError(error) }, 'door command failed');
+      const reason = doorRefusal(error);
+      this.log.warn({ commandId, reason, err: describeError(error) }, 'door command failed');
       if (!commandId.startsWith(KEYPAD_COMMAND_PREFIX)) {
         const code = isKeywayError(error) ? error.code : 'INTERNAL';
-        this.deps.publishResult({ v: WIRE_VERSION, commandId, status: 'error', error: { code, reason: 'fault', message: describeError(error) }, at: this.at() });
+        this.deps.publishResult({ v: WIRE_VERSION, commandId, status: 'error', error: { code, reason, message: describeError(error) }, at: this.at() });
       }
     }
   }
@@ -128,6 +139,8 @@ export class AccessHandler {
     const digits = Math.min(pin.length, 32);
     if (!decision.ok) {
       const result = decision.reason === 'pin-locked-out' ? 'locked-out' : 'rejected';
+      // The PIN itself is never logged.
+      this.log.warn({ via: 'keypad', reason: decision.reason, grantId: decision.grantId, digits }, `access denied (keypad): ${decision.reason}`);
       this.deps.outbox.appendMany([
         { type: 'keyway.device.KeypadEntry', data: { deviceId: this.deps.deviceId, result, digits, at, ...(decision.grantId ? { grantId: decision.grantId } : {}) } },
         {
