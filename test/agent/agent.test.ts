@@ -126,6 +126,19 @@ describe('the agent against a real broker and a simulated garage', () => {
     expect(before).toBeGreaterThan(0);
   });
 
+  it('a flood of PINs on a locked keypad is recorded once per interval with a count, not once per entry', async () => {
+    harness = await startAgentHarness(broker.url, hub);
+    const { agent, keypad } = harness;
+    await waitUntil(() => agent.internals.clock.status().bounded);
+    const keypadEvents = (): number => types().filter((t) => t === 'keyway.device.KeypadEntry').length;
+    for (let i = 0; i < 200; i++) keypad.type(String(700_000 + i));
+    // 4 wrong PINs, then the 5th locks the keypad and is recorded; the other 195 fall in the same interval.
+    await waitUntil(() => keypadEvents() >= 5 && agent.internals.outbox.stats().depth === 0, 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(keypadEvents()).toBe(5);
+    expect(types().filter((t) => t === 'keyway.access.AccessDenied')).toHaveLength(5);
+  });
+
   it('grants synced with a forged signature or for another device are refused as AccessDenied(grant-sync) and never stored', async () => {
     harness = await startAgentHarness(broker.url, hub);
     const { agent } = harness;

@@ -19,6 +19,9 @@ export interface AccessHandlerDeps {
   acceptHubTime: (token: string) => Promise<void>;
 }
 
+/** While the keypad is locked, at most one KeypadEntry + AccessDenied pair per this interval. */
+export const LOCKED_OUT_RECORD_INTERVAL_MS = 10_000;
+
 /** The wire reason for a door command the controller refused or failed: obstruction and busy are named as such. */
 function doorRefusal(error: unknown): RejectReason {
   const reason = isKeywayError(error) ? error.details.reason : undefined;
@@ -34,6 +37,9 @@ function doorRefusal(error: unknown): RejectReason {
 export class AccessHandler {
   private readonly log: Logger;
   private keypadSeq = 0;
+  /** Locked-out keypad entries: when one was last recorded, and how many came since without a record. */
+  private lockedOutRecordedAt = Number.NEGATIVE_INFINITY;
+  private lockedOutUnrecorded = 0;
 
   constructor(private readonly deps: AccessHandlerDeps) {
     this.log = createLogger('agent.access', { deviceId: deps.deviceId });
@@ -139,13 +145,26 @@ export class AccessHandler {
     const digits = Math.min(pin.length, 32);
     if (!decision.ok) {
       const result = decision.reason === 'pin-locked-out' ? 'locked-out' : 'rejected';
+      let detail = decision.detail;
+      if (decision.reason === 'pin-locked-out') {
+        // The keypad is outside the garage: while it is locked, someone could type (or a device stream) hundreds of
+        // entries a second into the outbox and the log of an offline controller. One record per interval, with a count.
+        const sinceLast = performance.now() - this.lockedOutRecordedAt;
+        if (sinceLast < LOCKED_OUT_RECORD_INTERVAL_MS) {
+          this.lockedOutUnrecorded += 1;
+          return decision;
+        }
+        if (this.lockedOutUnrecorded > 0) detail = `${detail} (and ${this.lockedOutUnrecorded} more entries while locked, not recorded one by one)`;
+        this.lockedOutUnrecorded = 0;
+        this.lockedOutRecordedAt = performance.now();
+      }
       // The PIN itself is never logged.
       this.log.warn({ via: 'keypad', reason: decision.reason, grantId: decision.grantId, digits }, `access denied (keypad): ${decision.reason}`);
       this.deps.outbox.appendMany([
         { type: 'keyway.device.KeypadEntry', data: { deviceId: this.deps.deviceId, result, digits, at, ...(decision.grantId ? { grantId: decision.grantId } : {}) } },
         {
           type: 'keyway.access.AccessDenied',
-          data: { deviceId: this.deps.deviceId, via: 'keypad', reason: decision.reason, detail: decision.detail.slice(0, 500), at, ...(decision.grantId ? { grantId: decision.grantId } : {}), ...(decision.holder ? { holder: decision.holder } : {}) },
+          data: { deviceId: this.deps.deviceId, via: 'keypad', reason: decision.reason, detail: detail.slice(0, 500), at, ...(decision.grantId ? { grantId: decision.grantId } : {}), ...(decision.holder ? { holder: decision.holder } : {}) },
         },
       ]);
       return decision;
