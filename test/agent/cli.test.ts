@@ -57,6 +57,15 @@ describe('keyway-agent CLI', () => {
     expect(bad.err.join('\n')).toMatch(/outbox\.maxRows: got "many"/);
   });
 
+  it('refuses a --limit or --blinks that is not a whole number, naming the option, with exit code 2', async () => {
+    writeConfig('mqtt://127.0.0.1:1883');
+    for (const args of [['outbox', '--limit', 'abc'], ['outbox', '--limit', '0'], ['gpio-test', '--blinks', '2.5']]) {
+      const c = capture();
+      expect(await main([...args, '-c', configPath], c.io)).toBe(2);
+      expect(c.err.join('\n')).toMatch(new RegExp(`^--${args[1]!.slice(2)} must be a whole number from 1 to 100000, got "${args[2]!.replace('.', '\\.')}"`));
+    }
+  });
+
   it('gpio-test blinks the warning light on the simulator and reads the sensors', async () => {
     writeConfig('mqtt://127.0.0.1:1883');
     const c = capture();

@@ -64,16 +64,29 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
       return runAgent(configPath, io);
     case 'status':
       return status(configPath, io, values.json ?? false);
-    case 'outbox':
-      return outbox(configPath, io, Number(values.limit ?? 20), values.json ?? false);
+    case 'outbox': {
+      const limit = wholeNumber('limit', values.limit, 20, io);
+      return limit === undefined ? 2 : outbox(configPath, io, limit, values.json ?? false);
+    }
     case 'check-config':
       return checkConfig(configPath, io);
-    case 'gpio-test':
-      return gpioTest(loadConfig(configPath), io, Number(values.blinks ?? 3));
+    case 'gpio-test': {
+      const blinks = wholeNumber('blinks', values.blinks, 3, io);
+      return blinks === undefined ? 2 : gpioTest(loadConfig(configPath), io, blinks);
+    }
     default:
       io.err(`unknown command "${command}"`);
       return 1;
   }
+}
+
+/** An option that must be a whole number from 1 to 100,000; undefined (after saying why) when it is not. */
+function wholeNumber(name: string, value: string | undefined, fallback: number, io: Io): number | undefined {
+  if (value === undefined) return fallback;
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (n >= 1 && n <= 100_000) return n;
+  io.err(`--${name} must be a whole number from 1 to 100000, got ${JSON.stringify(value)}\n`);
+  return undefined;
 }
 
 /** Runs when executed directly (`tsx agent/src/cli/main.ts ...` or the bundled binary). */
