@@ -72,9 +72,15 @@ export class GrantStore {
   /** Verifies and stores a grant token; a re-delivered grant keeps its use count. */
   async addGrant(token: string): Promise<GrantClaims> {
     const claims = await verifyGrant(token, this.options.hubPublicKey, { deviceId: this.options.deviceId });
-    this.db
+    const inserted = this.db
       .prepare('INSERT INTO grants (jti, token, holder, nbf_ms, exp_ms, max_uses, has_pin) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(jti) DO NOTHING')
-      .run(claims.jti, token, claims.sub, claims.nbf * 1000, claims.exp * 1000, claims.maxUses, claims.pinHash ? 1 : 0);
+      .run(claims.jti, token, claims.sub, claims.nbf * 1000, claims.exp * 1000, claims.maxUses, claims.pinHash ? 1 : 0).changes;
+    if (inserted === 0) {
+      // A grant id is held once: the first token stored stays the grant (its uses are counted against it), so a
+      // re-sent token with other claims must not change the window, actions, PIN or use limit in memory only.
+      const stored = await this.claimsOf(claims.jti);
+      if (stored !== undefined) return stored;
+    }
     this.claimsCache.set(claims.jti, claims);
     return claims;
   }

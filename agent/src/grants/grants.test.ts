@@ -102,6 +102,18 @@ describe('grants, trusted time and commands on an offline device', () => {
     expect(await store.authorize('g-1', 'open')).toMatchObject({ ok: false, reason: 'exhausted' });
   });
 
+  it('a grant id is held once: a re-sent token with other claims changes neither the use limit nor the actions, before or after a restart', async () => {
+    clock.acceptHubTime(T0 + 60_000);
+    await store.addGrant(await signGrant(grantClaims({ maxUses: 1, actions: ['open'] }), hub.privateKey));
+    expect((await store.authorize('g-1', 'open')).ok).toBe(true);
+    const resent = await store.addGrant(await signGrant(grantClaims({ maxUses: 3, actions: ['open', 'close'] }), hub.privateKey));
+    expect(resent).toMatchObject({ maxUses: 1, actions: ['open'] });
+    expect(await store.authorize('g-1', 'open')).toMatchObject({ ok: false, reason: 'exhausted', detail: 'all 1 uses are spent' });
+    expect(await store.authorize('g-1', 'close')).toMatchObject({ ok: false, reason: 'action-not-allowed' });
+    await boot();
+    expect(await store.authorize('g-1', 'close')).toMatchObject({ ok: false, reason: 'action-not-allowed' });
+  });
+
   it('refuses forged and other-device grants at intake, and unknown, revoked or disallowed ones at use', async () => {
     clock.acceptHubTime(T0 + 60_000);
     const forger = generateHubKeyPair();
