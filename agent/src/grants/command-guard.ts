@@ -42,7 +42,7 @@ export class CommandGuard {
     }
     const reject = (reason: RejectReason, detail: string): CommandCheck => ({ ok: false, reason, detail, commandId: command.jti });
     if (this.db.prepare('SELECT 1 AS x FROM seen_commands WHERE jti = ?').get(command.jti) !== undefined) {
-      return reject('replayed', `command ${command.jti} was already executed`);
+      return reject('replayed', `command ${command.jti} was already received; a command id is used once, even when the door refused it (retry with a new id)`);
     }
     // A signed iat is hub time too: the true time cannot be earlier than it.
     this.options.clock.raiseFloor(command.iat * 1000);
@@ -55,7 +55,7 @@ export class CommandGuard {
     const inserted = durableTransaction(this.db, () =>
       this.db.prepare('INSERT OR IGNORE INTO seen_commands (jti, exp_ms) VALUES (?, ?)').run(command.jti, expMs),
     );
-    if (inserted.changes === 0) return reject('replayed', `command ${command.jti} was already executed`);
+    if (inserted.changes === 0) return reject('replayed', `command ${command.jti} was already received; a command id is used once, even when the door refused it (retry with a new id)`);
     return { ok: true, command };
   }
 
