@@ -41,8 +41,9 @@ export class CommandGuard {
       return { ok: false, reason, detail: error instanceof Error ? error.message : String(error), commandId: decodeCommandId(token) };
     }
     const reject = (reason: RejectReason, detail: string): CommandCheck => ({ ok: false, reason, detail, commandId: command.jti });
+    const replayed = (): CommandCheck => reject('replayed', `command ${command.jti} was already received; a command id is used once, even when the door refused it (retry with a new id)`);
     if (this.db.prepare('SELECT 1 AS x FROM seen_commands WHERE jti = ?').get(command.jti) !== undefined) {
-      return reject('replayed', `command ${command.jti} was already received; a command id is used once, even when the door refused it (retry with a new id)`);
+      return replayed();
     }
     // A signed iat is hub time too: the true time cannot be earlier than it.
     this.options.clock.raiseFloor(command.iat * 1000);
@@ -55,7 +56,7 @@ export class CommandGuard {
     const inserted = durableTransaction(this.db, () =>
       this.db.prepare('INSERT OR IGNORE INTO seen_commands (jti, exp_ms) VALUES (?, ?)').run(command.jti, expMs),
     );
-    if (inserted.changes === 0) return reject('replayed', `command ${command.jti} was already received; a command id is used once, even when the door refused it (retry with a new id)`);
+    if (inserted.changes === 0) return replayed();
     return { ok: true, command };
   }
 

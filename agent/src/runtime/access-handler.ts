@@ -49,17 +49,24 @@ export class AccessHandler {
     return this.deps.now().toISOString();
   }
 
-  private denied(via: AccessDeniedV1Data['via'], reason: AccessDeniedV1Data['reason'], detail: string, grantId?: string, holder?: string): void {
+  /** The AccessDenied event for a refusal, logged as it is made. */
+  private deniedEvent(via: AccessDeniedV1Data['via'], reason: AccessDeniedV1Data['reason'], detail: string, grantId?: string, holder?: string, at = this.at()) {
     this.log.warn({ via, reason, grantId, holder }, `access denied (${via}): ${reason}: ${detail}`);
-    this.deps.outbox.append('keyway.access.AccessDenied', {
+    const data: AccessDeniedV1Data = {
       deviceId: this.deps.deviceId,
       via,
       reason,
       detail: detail.slice(0, 500),
-      at: this.at(),
+      at,
       ...(grantId !== undefined ? { grantId } : {}),
       ...(holder !== undefined ? { holder } : {}),
-    });
+    };
+    return { type: 'keyway.access.AccessDenied' as const, data };
+  }
+
+  private denied(via: AccessDeniedV1Data['via'], reason: AccessDeniedV1Data['reason'], detail: string, grantId?: string, holder?: string): void {
+    const { type, data } = this.deniedEvent(via, reason, detail, grantId, holder);
+    this.deps.outbox.append(type, data);
   }
 
   private rejectCommand(commandId: string, reason: RejectReason, detail: string): void {
@@ -158,14 +165,9 @@ export class AccessHandler {
         this.lockedOutUnrecorded = 0;
         this.lockedOutRecordedAt = performance.now();
       }
-      // The PIN itself is never logged.
-      this.log.warn({ via: 'keypad', reason: decision.reason, grantId: decision.grantId, digits }, `access denied (keypad): ${decision.reason}`);
       this.deps.outbox.appendMany([
         { type: 'keyway.device.KeypadEntry', data: { deviceId: this.deps.deviceId, result, digits, at, ...(decision.grantId ? { grantId: decision.grantId } : {}) } },
-        {
-          type: 'keyway.access.AccessDenied',
-          data: { deviceId: this.deps.deviceId, via: 'keypad', reason: decision.reason, detail: detail.slice(0, 500), at, ...(decision.grantId ? { grantId: decision.grantId } : {}), ...(decision.holder ? { holder: decision.holder } : {}) },
-        },
+        this.deniedEvent('keypad', decision.reason, detail, decision.grantId, decision.holder, at),
       ]);
       return decision;
     }

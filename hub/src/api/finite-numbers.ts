@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
  * `"maxUses": "Infinity"` a grant. This keyword refuses non-finite numbers; `requireFiniteNumbers` adds it to every
  * integer and number in a route's schemas as the route is registered.
  */
-export const FINITE_KEYWORD = 'x-finite';
+const FINITE_KEYWORD = 'x-finite';
 
 /** What the plugin uses of Fastify's ajv (v8) instance, so hub needs no ajv types of its own. */
 interface AjvLike {

@@ -1,5 +1,5 @@
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ErrorCode, KeywayError, createLogger } from '@keyway/shared';
 import { hashApiKey } from '../bus/ingest.js';
 import type { ApiContext } from './context.js';
@@ -14,6 +14,12 @@ import { subscriberRoutes } from './routes-subscribers.js';
 
 const PUBLIC = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
 
+/** Answers a refusal or failure in the one error shape; refusals (4xx) get an info line, failures are logged where they happen. */
+function sendError(request: FastifyRequest, reply: FastifyReply, status: number, body: ErrorBody): void {
+  if (status < 500) request.log.info({ status, code: body.error.code, url: request.url, account: request.account }, body.error.message);
+  void reply.code(status).send(body);
+}
+
 /** Builds the hub's HTTP API (Fastify) with its OpenAPI document at /openapi.json. Call `listen` on the result. */
 export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   const log: FastifyBaseLogger = createLogger('api');
@@ -24,10 +30,8 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     // Errors Fastify raises before routing (a malformed percent-encoding in the path, a too long parameter): the same
     // error shape and log line as every other refusal.
     frameworkErrors: (error, request, reply) => {
-      const message = `the request path cannot be read (${error.message})`;
-      log.info({ status: 400, code: ErrorCode.InvalidInput, url: request.url }, message);
-      // Fastify types this reply by route generics that do not exist before routing; it is a plain reply.
-      void (reply as FastifyReply).code(400).send({ error: { code: ErrorCode.InvalidInput, message, details: {} } } satisfies ErrorBody);
+      const refusal = new KeywayError(ErrorCode.InvalidInput, `the request path cannot be read (${error.message})`);
+      sendError(request, reply, httpStatus(refusal), { error: refusal.toJSON() });
     },
   });
   requireFiniteNumbers(app);
@@ -69,16 +73,13 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       body = { error: { code: ErrorCode.Internal, message: 'internal error; the hub logged it' } };
       request.log.error({ err: error, url: request.url }, 'request failed');
     }
-    if (status < 500) request.log.info({ status, code: body.error.code, url: request.url, account: request.account }, body.error.message);
-    void reply.code(status).send(body);
+    sendError(request, reply, status, body);
   });
 
-  // Unknown routes answer in the same error shape as every other refusal, not Fastify's own.
-  app.setNotFoundHandler((request, reply) => {
+  // Unknown routes are refused through the error handler, in the same shape as every other refusal.
+  app.setNotFoundHandler((request) => {
     const path = request.url.split('?')[0] ?? '';
-    const message = `no route ${request.method} ${path}; the routes are listed in /openapi.json`;
-    request.log.info({ status: 404, code: ErrorCode.NotFound, url: request.url, account: request.account }, message);
-    void reply.code(404).send({ error: { code: ErrorCode.NotFound, message, details: {} } } satisfies ErrorBody);
+    throw new KeywayError(ErrorCode.NotFound, `no route ${request.method} ${path}; the routes are listed in /openapi.json`);
   });
 
   app.addSchema({ $id: 'Error', ...errorBodySchema });

@@ -102,33 +102,26 @@ export class Ingest {
 
   /** Publishes with an API key (the HTTP path); refused entries are logged in one line per call. */
   async publish(credential: string, entries: readonly unknown[]): Promise<PublishEntryResult[]> {
-    let account: string | undefined;
-    const results = await this.publishWithKey(credential, entries, (a) => (account = a));
+    const { account, results } = await this.publishWithKey(credential, entries);
     this.logRefusals(results, account);
     return results;
   }
 
-  private async publishWithKey(credential: string, entries: readonly unknown[], authenticated: (account: string) => void): Promise<PublishEntryResult[]> {
+  private async publishWithKey(credential: string, entries: readonly unknown[]): Promise<{ account?: string; results: PublishEntryResult[] }> {
     const batchError = this.checkBatch(entries);
-    if (batchError) return this.rejectAll(entries, batchError);
+    if (batchError) return { results: this.rejectAll(entries, batchError) };
     let account: string | undefined;
     try {
       account = await this.authenticate(credential);
     } catch (error) {
-      return this.rejectAll(entries, error);
+      return { results: this.rejectAll(entries, error) };
     }
     if (account === undefined) {
       this.deps.detect({ kind: 'publish', detail: 'publish with an unknown or revoked API key' });
-      return this.rejectAll(
-        entries,
-        new KeywayError(
-          ErrorCode.Unauthenticated,
-          'the API key is unknown or revoked; ask the platform team for a key for your account',
-        ),
-      );
+      const unknown = new KeywayError(ErrorCode.Unauthenticated, 'the API key is unknown or revoked; ask the platform team for a key for your account');
+      return { results: this.rejectAll(entries, unknown) };
     }
-    authenticated(account);
-    return this.ingest(account, entries);
+    return { account, results: await this.ingest(account, entries) };
   }
 
   /** One warn line naming the refused entries (the first ten in full) and their codes; nothing when all went in. */
