@@ -1,7 +1,7 @@
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent } from '@keyway/shared/client';
 import { runApiCommand } from '../../hub/src/cli/api-commands.js';
+import { freePort } from '../support/ports.js';
 import { startTestHub, type TestHub } from './start-hub.js';
 
 let t: TestHub;
@@ -21,15 +21,6 @@ async function cliWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ cod
   let err = '';
   const code = await runApiCommand(args, { stdout: (s) => (out += s), stderr: (s) => (err += s), env, fetch });
   return { code, out, err };
-}
-
-/** A loopback port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe('the keyway CLI against a running hub', () => {
@@ -84,7 +75,7 @@ describe('the keyway CLI against a running hub', () => {
   });
 
   it('says which URL it could not reach and why, and exits 1', async () => {
-    const url = `http://127.0.0.1:${await closedPort()}`;
+    const url = `http://127.0.0.1:${await freePort()}`; // free, so nothing answers there
     const r = await cliWith({ KEYWAY_URL: url, KEYWAY_API_KEY: 'kw_any' }, 'subscribers');
     expect(r.code).toBe(1);
     expect(r.err).toBe(`keyway: could not reach the hub at ${url} (ECONNREFUSED); is it running? Name it with --url or KEYWAY_URL\n`);
