@@ -139,6 +139,8 @@ describe.skipIf(!available)('two hub replicas sharing PostgreSQL and mosquitto',
         await new Promise((res) => setTimeout(res, 100));
       }
     })();
+    // The first answers must come before the broker goes down: on a loaded machine the kill can beat the first request.
+    await until('both replicas answered once', () => [...seen.values()].every((l) => l.length > 0), 5000);
     await broker.restart(1500);
     await until('both replicas ready again', () => [...seen.values()].every((l) => l.includes(503) && l[l.length - 1] === 200), 20_000);
     watching = false;
