@@ -68,12 +68,37 @@ describe('the agent against a real broker and a simulated garage', () => {
     expect(garage.door.position).toBe(1);
     const pressesBefore = garage.door.relayPressCount();
     garage.door.setObstruction(true);
+    // Once the controller has seen the beam (after its debounce), as a courier standing in the doorway would be seen.
+    await waitUntil(() => types().includes('keyway.device.ObstructionDetected'));
     await sendCommand(await signCommand(command({ jti: 'c-close', action: 'close' }), hub.privateKey));
     await waitUntil(() => results.some((r) => r.commandId === 'c-close'));
     expect(results.find((r) => r.commandId === 'c-close')).toMatchObject({ status: 'error', error: { reason: 'obstruction' } });
     expect(garage.door.relayPressCount()).toBe(pressesBefore);
     expect(garage.door.position).toBe(1);
+    // Refused before the grant: the close spent no use, and the hub hears CommandRejected(obstruction), not CommandAccepted.
+    expect(agent.internals.grants.list().find((g) => g.grantId === 'g-1')?.uses).toBe(1);
+    await waitUntil(() => types().includes('keyway.device.CommandRejected'));
+    expect(types().filter((t) => t === 'keyway.device.CommandAccepted')).toHaveLength(1);
+    expect(types().filter((t) => t === 'keyway.access.GrantUsed')).toHaveLength(1);
   });
+
+  it('a close refused by the door during its warning (beam broken before the door moves) is reported as CommandRejected(obstruction)', async () => {
+    harness = await startAgentHarness(broker.url, hub);
+    const { agent, garage } = harness;
+    await waitUntil(() => agent.internals.clock.status().bounded);
+    const grant = await signGrant({ jti: 'g-1', aud: 'garage-1', sub: 'courier-7', nbf: nowS() - 60, exp: nowS() + 3600, actions: ['open', 'close'], maxUses: 5 }, hub.privateKey);
+    await sendCommand(await signCommand(command({ jti: 'c-open', grant }), hub.privateKey));
+    await waitUntil(() => results.some((r) => r.commandId === 'c-open'));
+    const pressesBefore = garage.door.relayPressCount();
+    await sendCommand(await signCommand(command({ jti: 'c-close', action: 'close' }), hub.privateKey));
+    await waitUntil(() => types().includes('keyway.device.CommandAccepted') && types().filter((t) => t === 'keyway.device.CommandAccepted').length === 2);
+    garage.door.setObstruction(true);
+    await waitUntil(() => results.some((r) => r.commandId === 'c-close'), 15_000);
+    expect(results.find((r) => r.commandId === 'c-close')).toMatchObject({ status: 'error', error: { reason: 'obstruction' } });
+    await waitUntil(() => types().includes('keyway.device.CommandRejected'));
+    expect(garage.door.relayPressCount()).toBe(pressesBefore);
+    expect(garage.door.position).toBe(1);
+  }, 30_000);
 
   it('refuses forged, expired, replayed and other-device commands, each as a CommandRejected event and an error result', async () => {
     harness = await startAgentHarness(broker.url, hub);

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { schedule, startWorld, step, until, untilState, type World } from './world.js';
+import { delivery, schedule, startWorld, step, until, untilState, type World } from './world.js';
 
 let w: World;
 beforeAll(async () => {
@@ -56,7 +56,49 @@ describe('when a delivery goes wrong', () => {
     await until('the obstruction notification', () => w.notifications.find((n) => n.kind === 'obstruction'));
   }, 60_000);
 
-  it('escalates as door-failed-to-close when the door jams on every close attempt', async () => {
+  it('when the courier is still in the doorway as the close is sent, waits for the way to clear, closes again and completes', async () => {
+    await schedule(w, 'doorway-1');
+    await step(w, 'doorway-1', 'arrived');
+    await step(w, 'doorway-1', 'unlock');
+    const open = await untilState(w, 'doorway-1', 'door-open');
+    const usesOf = (): number | undefined => w.site.agent.internals.grants.list().find((g) => g.grantId === open.grantId)?.uses;
+    const usesAfterOpen = usesOf();
+    w.site.garage.door.setObstruction(true);
+    await until('the controller to see the beam', () => w.site.door.obstructed);
+    const presses = w.site.garage.door.relayPressCount();
+    await step(w, 'doorway-1', 'package-placed');
+    await until('the close to be refused', async () => steps(await delivery(w, 'doorway-1')).includes('close refused, beam broken: closing again shortly'));
+    // The refused close pressed nothing and spent none of the grant's uses.
+    expect(w.site.garage.door.relayPressCount()).toBe(presses);
+    expect(usesOf()).toBe(usesAfterOpen);
+    w.site.garage.door.setObstruction(false);
+    const done = await untilState(w, 'doorway-1', 'completed', 40_000);
+    expect(steps(done).slice(-4)).toEqual(['closing after the warning', 'close refused, beam broken: closing again shortly', 'obstruction: closing again after the warning', 'completed']);
+    expect(done.closeAttempts).toBe(2);
+    expect(w.site.garage.door.position).toBe(0);
+  }, 60_000);
+
+  it('fails as obstruction, and tells the customer, when the doorway stays blocked on every close attempt', async () => {
+    await schedule(w, 'doorway-2');
+    await step(w, 'doorway-2', 'arrived');
+    await step(w, 'doorway-2', 'unlock');
+    await untilState(w, 'doorway-2', 'door-open');
+    w.site.garage.door.setObstruction(true);
+    try {
+      await until('the controller to see the beam', () => w.site.door.obstructed);
+      await step(w, 'doorway-2', 'package-placed');
+      const failed = await untilState(w, 'doorway-2', 'failed', 30_000);
+      expect(failed.failureReason).toBe('obstruction');
+      expect(failed.closeAttempts).toBe(2);
+      expect(w.site.garage.door.position).toBe(1);
+      await until('the escalation to the customer', () => w.notifications.find((n) => n.deliveryId === 'doorway-2' && n.kind === 'delivery-failed'));
+    } finally {
+      w.site.garage.door.setObstruction(false);
+      await until('the controller to see the beam clear', () => !w.site.door.obstructed);
+    }
+  }, 60_000);
+
+  it('escalates as door-failed-to-close, without waiting for a retry, when the door jams and the controller reports a fault', async () => {
     await schedule(w, 'jam-1');
     await step(w, 'jam-1', 'arrived');
     await step(w, 'jam-1', 'unlock');
@@ -66,8 +108,10 @@ describe('when a delivery goes wrong', () => {
       await step(w, 'jam-1', 'package-placed');
       const failed = await untilState(w, 'jam-1', 'failed', 60_000);
       expect(failed.failureReason).toBe('door-failed-to-close');
-      expect(failed.closeAttempts).toBe(2);
-      expect(steps(failed)).toContain('door did not close: closing again after the warning');
+      // The controller gives up and latches a fault, which it reports (CommandRejected: fault): the hub fails the
+      // delivery then, whether that came during the first attempt or the retry sent at the close deadline.
+      expect(failed.timeline.at(-1).detail).toEqual({ detail: 'the device refused the close command: fault' });
+      expect(failed.closeAttempts).toBeGreaterThanOrEqual(1);
       await until('the escalation to the customer', () => w.notifications.find((n) => n.deliveryId === 'jam-1' && n.kind === 'delivery-failed'));
     } finally {
       await until('the controller to give up', () => !w.site.door.isBusy, 20_000);

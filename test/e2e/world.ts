@@ -27,7 +27,7 @@ export interface World {
   stop(): Promise<void>;
 }
 
-export const E2E_TIMINGS = { openTimeoutMs: 15_000, closeTimeoutMs: 10_000, leftOpenMs: 120_000, maxCloseAttempts: 2 };
+export const E2E_TIMINGS = { openTimeoutMs: 15_000, closeTimeoutMs: 10_000, leftOpenMs: 120_000, maxCloseAttempts: 2, obstructedRetryMs: 2000 };
 
 /** A hub (embedded broker, SQLite), one simulated garage running the real agent, and a customer webhook receiver. */
 export async function startWorld(overrides: Partial<HubConfig> = {}): Promise<World> {

@@ -1,4 +1,4 @@
-import { createLogger, describeError, isKeywayError, type Logger } from '@keyway/shared';
+import { createLogger, describeError, ErrorCode, isKeywayError, type Logger } from '@keyway/shared';
 import type { AccessDeniedV1Data } from '@keyway/shared/generated';
 import { tokenRefusal, type CommandClaims } from '@keyway/shared/grants';
 import type { DoorController } from '../door/controller.js';
@@ -28,6 +28,16 @@ function doorRefusal(error: unknown): RejectReason {
   if (reason === 'obstructed') return 'obstruction';
   if (reason === 'busy') return 'door-busy';
   return 'fault';
+}
+
+/**
+ * Whether a door failure of an accepted command is worth a CommandRejected event, so the hub's workflow reacts at once
+ * instead of at its deadline. Not a command superseded by a stop (the sender asked for it) nor one cut short by this
+ * agent stopping (the hub's deadline retries it after the restart).
+ */
+function reportsRefusal(error: unknown): boolean {
+  if (isKeywayError(error, ErrorCode.DoorFault)) return true;
+  return isKeywayError(error, ErrorCode.CommandRejected) && error.details.reason !== 'superseded';
 }
 
 /**
@@ -91,6 +101,11 @@ export class AccessHandler {
       this.rejectCommand(command.jti, 'door-busy', 'the door is running another command; send stop or retry when it finishes');
       return;
     }
+    if (command.action === 'close' && door.obstructed && door.currentState !== 'closed') {
+      // Refused before the grant is consulted: a close that cannot start must not spend one of the grant's uses.
+      this.rejectCommand(command.jti, 'obstruction', 'the photo-eye beam is broken; clear the doorway and send close again');
+      return;
+    }
     let holder: string | undefined;
     let usesRemaining: number | undefined;
     if (command.action !== 'stop' && command.grantId !== undefined) {
@@ -139,8 +154,12 @@ export class AccessHandler {
       const reason = doorRefusal(error);
       this.log.warn({ commandId, reason, err: describeError(error) }, 'door command failed');
       if (!commandId.startsWith(KEYPAD_COMMAND_PREFIX)) {
+        const message = describeError(error);
+        if (reportsRefusal(error)) {
+          this.deps.outbox.append('keyway.device.CommandRejected', { deviceId: this.deps.deviceId, commandId, reason, detail: message.slice(0, 500), at: this.at() });
+        }
         const code = isKeywayError(error) ? error.code : 'INTERNAL';
-        this.deps.publishResult({ v: WIRE_VERSION, commandId, status: 'error', error: { code, reason, message: describeError(error) }, at: this.at() });
+        this.deps.publishResult({ v: WIRE_VERSION, commandId, status: 'error', error: { code, reason, message }, at: this.at() });
       }
     }
   }

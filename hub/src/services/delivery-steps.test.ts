@@ -61,17 +61,28 @@ describe('the delivery workflow', () => {
   it('fails with door-failed-to-open when the door does not open before the deadline or the device refuses', () => {
     expect(onDeadline(delivery('unlocking', { deadline: 50 }), 49, t)).toBeUndefined();
     expect(onDeadline(delivery('unlocking', { deadline: 50 }), 50, t)).toMatchObject({ next: { state: 'failed', failureReason: 'door-failed-to-open' } });
-    expect(onCommandRejected(delivery('unlocking', { commandId: 'c-1' }), 'c-1', 'grant-invalid', 5)).toMatchObject({ next: { failureReason: 'door-failed-to-open' } });
-    expect(onCommandRejected(delivery('unlocking', { commandId: 'c-1' }), 'c-other', 'grant-invalid', 5)).toBeUndefined();
+    expect(onCommandRejected(delivery('unlocking', { commandId: 'c-1' }), 'c-1', 'grant-invalid', 5, t)).toMatchObject({ next: { failureReason: 'door-failed-to-open' } });
+    expect(onCommandRejected(delivery('unlocking', { commandId: 'c-1' }), 'c-other', 'grant-invalid', 5, t)).toBeUndefined();
   });
 
   it('sends the close again shortly, without counting an attempt, when the device is still busy with its last movement', () => {
-    const busy = onCommandRejected(delivery('closing', { commandId: 'd-1-close-v3', closeAttempts: 2 }), 'd-1-close-v3', 'door-busy', 100);
+    const busy = onCommandRejected(delivery('closing', { commandId: 'd-1-close-v3', closeAttempts: 2 }), 'd-1-close-v3', 'door-busy', 100, t);
     expect(busy).toMatchObject({ next: { state: 'closing', closeAttempts: 1, busyRetries: 1, deadline: 100 + BUSY_RETRY_MS }, effect: { kind: 'none' } });
     const again = onDeadline(busy!.next, 100 + BUSY_RETRY_MS, t);
     expect(again).toMatchObject({ next: { closeAttempts: 2, commandId: 'd-1-close-v5' }, effect: { kind: 'command', action: 'close' } });
-    expect(onCommandRejected(delivery('closing', { commandId: 'x', busyRetries: 10 }), 'x', 'door-busy', 1)).toMatchObject({ next: { failureReason: 'door-failed-to-close' } });
-    expect(onCommandRejected(delivery('closing', { commandId: 'x' }), 'x', 'obstruction', 1)).toMatchObject({ next: { failureReason: 'obstruction' } });
+    expect(onCommandRejected(delivery('closing', { commandId: 'x', busyRetries: 10 }), 'x', 'door-busy', 1, t)).toMatchObject({ next: { failureReason: 'door-failed-to-close' } });
+    expect(onCommandRejected(delivery('closing', { commandId: 'x', closeAttempts: 2 }), 'x', 'obstruction', 1, t)).toMatchObject({ next: { failureReason: 'obstruction' } });
+  });
+
+  it('waits for the doorway to clear when a close is refused for a broken beam, closes again once, then fails with obstruction', () => {
+    const refused = onCommandRejected(delivery('closing', { commandId: 'd-1-close-v3', closeAttempts: 1 }), 'd-1-close-v3', 'obstruction', 100, t);
+    expect(refused).toMatchObject({ next: { state: 'closing', closeAttempts: 1, deadline: 100 + t.obstructedRetryMs }, effect: { kind: 'none' } });
+    expect(onDeadline(refused!.next, 100 + t.obstructedRetryMs - 1, t)).toBeUndefined();
+    const again = onDeadline(refused!.next, 100 + t.obstructedRetryMs, t);
+    expect(again).toMatchObject({ next: { state: 'closing', closeAttempts: 2, commandId: 'd-1-close-v5' }, effect: { kind: 'command', action: 'close' } });
+    expect(again!.next.timeline.map((e) => e.step)).toEqual(['close refused, beam broken: closing again shortly', 'obstruction: closing again after the warning']);
+    const twice = onCommandRejected(again!.next, 'd-1-close-v5', 'obstruction', 200 + t.obstructedRetryMs, t);
+    expect(twice).toMatchObject({ next: { state: 'failed', failureReason: 'obstruction' }, emit: 'DeliveryFailed' });
   });
 
   it('closes a door left open after the warning, retries a close that did not finish once, then fails with door-failed-to-close', () => {

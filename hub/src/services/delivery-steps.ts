@@ -17,9 +17,14 @@ export interface WorkflowTimings {
   leftOpenMs: number;
   /** Close attempts before escalating to the customer (the first plus one retry). Default 2. */
   maxCloseAttempts: number;
+  /**
+   * How long to wait before closing again when the device refused a close because the beam was already broken (the
+   * courier still in the doorway). Default 15 s.
+   */
+  obstructedRetryMs: number;
 }
 
-export const DEFAULT_TIMINGS: WorkflowTimings = { openTimeoutMs: 45_000, closeTimeoutMs: 60_000, leftOpenMs: 600_000, maxCloseAttempts: 2 };
+export const DEFAULT_TIMINGS: WorkflowTimings = { openTimeoutMs: 45_000, closeTimeoutMs: 60_000, leftOpenMs: 600_000, maxCloseAttempts: 2, obstructedRetryMs: 15_000 };
 
 export type Effect = { kind: 'command'; action: 'open' | 'close' } | { kind: 'none' };
 
@@ -67,12 +72,19 @@ export function onObstruction(d: DeliveryRecord, at: number, t: WorkflowTimings)
   return closeAgain(d, at, t, 'obstruction: closing again after the warning');
 }
 
+const OBSTRUCTED_WAIT_STEP = 'close refused, beam broken: closing again shortly';
+
 /** How long to wait before closing again when the device was still busy finishing its last command. */
 export const BUSY_RETRY_MS = 2000;
 const MAX_BUSY_RETRIES = 10;
 
-export function onCommandRejected(d: DeliveryRecord, commandId: string, reason: string, at: number): Transition | undefined {
+export function onCommandRejected(d: DeliveryRecord, commandId: string, reason: string, at: number, t: WorkflowTimings): Transition | undefined {
   if (d.commandId !== commandId) return undefined;
+  if (d.state === 'closing' && reason === 'obstruction' && d.closeAttempts < t.maxCloseAttempts) {
+    // The beam was broken before the door moved (nothing reversed, so no ObstructionDetected while closing): this
+    // attempt counts, and the next one comes once the doorway has had time to clear.
+    return { next: step(d, 'closing', at, OBSTRUCTED_WAIT_STEP, { deadline: at + t.obstructedRetryMs }), effect: { kind: 'none' } };
+  }
   if (d.state === 'closing' && reason === 'door-busy' && (d.busyRetries ?? 0) < MAX_BUSY_RETRIES) {
     // The door is still settling from its last movement (e.g. reversing after an obstruction): not an attempt.
     return {
@@ -108,6 +120,7 @@ export function onDeadline(d: DeliveryRecord, at: number, t: WorkflowTimings): T
       return startClose(d, at, t, 'door left open: closing after the warning');
     case 'closing':
       if (d.closeAttempts >= t.maxCloseAttempts) return fail(d, 'door-failed-to-close', at, `the door did not close after ${d.closeAttempts} attempts`);
+      if (d.timeline[d.timeline.length - 1]?.step === OBSTRUCTED_WAIT_STEP) return closeAgain(d, at, t, 'obstruction: closing again after the warning');
       return closeAgain(d, at, t, 'door did not close: closing again after the warning');
     default:
       return undefined;

@@ -181,7 +181,7 @@ export class DeliveryService {
         t = event.data.during === 'closing' ? onObstruction(d, at, this.timings) : undefined;
         break;
       case 'keyway.device.CommandRejected':
-        t = onCommandRejected(d, event.data.commandId, event.data.reason, at);
+        t = onCommandRejected(d, event.data.commandId, event.data.reason, at, this.timings);
         break;
     }
     return t ? this.commit(d, t) : undefined;
