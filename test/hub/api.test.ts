@@ -144,6 +144,21 @@ describe('the hub HTTP API', () => {
     expect(refused.body.error.code).toBe('UNAUTHORIZED');
   });
 
+  it("refuses a declaration that would take over another account's subscriber (the delivery workflow's own) as 409 CONFLICT", async () => {
+    const opsKey = (await t.call('POST', '/v1/accounts/ops/keys')).body.apiKey as string;
+    const before = await t.call('GET', '/v1/subscribers/delivery.device-events');
+    expect(before.status).toBe(200);
+    const takeover = await t.call('POST', '/v1/subscribers', { name: 'delivery.device-events', types: ['keyway.device.Heartbeat'], webhook: { url: 'http://127.0.0.1:9/hook', secret: 'a-very-long-secret' } }, opsKey);
+    expect(takeover).toMatchObject({ status: 409, body: { error: { code: 'CONFLICT', details: { subscriber: 'delivery.device-events' } } } });
+    const list = (await t.call('GET', '/v1/subscribers')).body.items as Array<{ name: string; account: string }>;
+    expect(list.find((s) => s.name === 'delivery.device-events')?.account).toBe('delivery');
+    // Its stored declaration is untouched: still the door events, still no webhook.
+    const stored = await t.hub.internals.busStore.getSubscriber('delivery.device-events');
+    expect(stored?.account).toBe('delivery');
+    expect(stored?.config).toContain('keyway.device.DoorStateChanged');
+    expect(stored?.config).not.toContain('127.0.0.1:9');
+  });
+
   it('refuses a subscriber whose transformer has a non-string path, a bad path or a template nested 10,000 deep, as 400 CONFIG_INVALID', async () => {
     const opsKey = (await t.call('POST', '/v1/accounts/ops/keys')).body.apiKey as string;
     const transforms = [

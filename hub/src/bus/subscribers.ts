@@ -63,6 +63,7 @@ export class SubscriberSet {
   constructor(private readonly deps: SubscriberSetDeps & { log: Logger; store: BusStore }) {}
 
   /** Checks, records and starts a subscriber; declaring the same thing again changes nothing. */
+  /** Declares or updates a subscriber; CONFLICT when the name belongs to another account. */
   async declare(d: SubscriberDeclaration): Promise<'created' | 'updated' | 'unchanged'> {
     const rules = this.check(d);
     const invoker = createTargetInvoker(d.target, {
@@ -76,6 +77,9 @@ export class SubscriberSet {
       config: storedConfig(d),
       updatedAt: this.deps.clock(),
     });
+    if (status === 'taken') {
+      throw new KeywayError(ErrorCode.Conflict, `subscriber ${d.name} belongs to another account; choose another name`, { details: { subscriber: d.name } });
+    }
     const existing = this.active.get(d.name);
     // drop every rule of this name (active, stored or left by an earlier declaration) before adding
     for (let i = 0; this.matcher.remove(`${d.name}#${i}`); i++);

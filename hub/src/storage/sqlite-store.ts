@@ -15,6 +15,7 @@ import type {
   Page,
   QueueStats,
   SubscriberRecord,
+  SubscriberUpsert,
 } from './types.js';
 
 interface ClaimRow {
@@ -490,12 +491,11 @@ export class SqliteBusStore implements BusStore {
     return this.run(() => this.s.accountForKey.get(keyHash)?.account);
   }
 
-  upsertSubscriber(record: SubscriberRecord): Promise<'created' | 'updated' | 'unchanged'> {
+  upsertSubscriber(record: SubscriberRecord): Promise<SubscriberUpsert> {
     return this.runDurable(() => {
       const existing = this.s.getSubscriber.get(record.name);
-      if (existing && existing.account === record.account && existing.config === record.config) {
-        return 'unchanged' as const;
-      }
+      if (existing && existing.account !== record.account) return 'taken' as const;
+      if (existing && existing.config === record.config) return 'unchanged' as const;
       this.s.upsertSubscriber.run(record.name, record.account, record.config, record.updatedAt);
       return existing ? ('updated' as const) : ('created' as const);
     });

@@ -188,5 +188,13 @@ export function describeBusStore(name: string, makeStore: () => Promise<BusStore
       expect((await store.listSubscribers()).map((s) => s.name)).toEqual(['n1']);
       expect(await store.getSubscriber('n2')).toBeUndefined();
     });
+
+    it('never hands a subscriber name to another account', async () => {
+      const rec = { name: 'n1', account: 'notify', config: '{"a":1}', updatedAt: T0 };
+      expect(await store.upsertSubscriber(rec)).toBe('created');
+      expect(await store.upsertSubscriber({ ...rec, account: 'ops', config: '{"b":1}', updatedAt: T0 + 1 })).toBe('taken');
+      expect(await store.upsertSubscriber({ ...rec, account: 'ops', updatedAt: T0 + 2 })).toBe('taken');
+      expect(await store.getSubscriber('n1')).toEqual(rec);
+    });
   });
 }

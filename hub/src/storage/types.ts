@@ -98,6 +98,8 @@ export interface LogRecord {
   payload: string;
 }
 
+export type SubscriberUpsert = 'created' | 'updated' | 'unchanged' | 'taken';
+
 export interface SubscriberRecord {
   name: string;
   account: string;
@@ -140,8 +142,11 @@ export interface BusStore {
   revokeApiKey(keyHash: string): Promise<void>;
   accountForKey(keyHash: string): Promise<string | undefined>;
 
-  /** Returns whether the record was new, changed, or already stored as given. */
-  upsertSubscriber(record: SubscriberRecord): Promise<'created' | 'updated' | 'unchanged'>;
+  /**
+   * Returns whether the record was new, changed, or already stored as given; `taken` (and nothing written) when the
+   * name belongs to another account: a subscriber never changes hands.
+   */
+  upsertSubscriber(record: SubscriberRecord): Promise<SubscriberUpsert>;
   getSubscriber(name: string): Promise<SubscriberRecord | undefined>;
   listSubscribers(): Promise<SubscriberRecord[]>;
 }

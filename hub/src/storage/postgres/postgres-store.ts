@@ -11,6 +11,7 @@ import type {
   Page,
   QueueStats,
   SubscriberRecord,
+  SubscriberUpsert,
 } from '../types.js';
 import { PostgresConnection, type PostgresConnectionOptions } from './connection.js';
 import type { MigrationResult } from './migrate.js';
@@ -288,7 +289,7 @@ export class PostgresBusStore implements BusStore {
     return r.rows[0]?.account;
   }
 
-  async upsertSubscriber(record: SubscriberRecord): Promise<'created' | 'updated' | 'unchanged'> {
+  async upsertSubscriber(record: SubscriberRecord): Promise<SubscriberUpsert> {
     const r = await this.db.query<{ inserted: boolean }>('store a subscriber', q.UPSERT_SUBSCRIBER, [
       record.name,
       record.account,
@@ -296,8 +297,11 @@ export class PostgresBusStore implements BusStore {
       record.updatedAt,
     ]);
     const row = r.rows[0];
-    if (!row) return 'unchanged';
-    return row.inserted ? 'created' : 'updated';
+    if (row) return row.inserted ? 'created' : 'updated';
+    // Nothing written: the same declaration, or a name held by another account (an owner never changes, so this read
+    // cannot race with a change of hands).
+    const existing = await this.getSubscriber(record.name);
+    return existing && existing.account !== record.account ? 'taken' : 'unchanged';
   }
 
   async getSubscriber(name: string): Promise<SubscriberRecord | undefined> {

@@ -128,9 +128,8 @@ export const ACCOUNT_FOR_KEY = 'SELECT account FROM api_keys WHERE key_hash = $1
  */
 export const UPSERT_SUBSCRIBER = `
 INSERT INTO subscribers AS s (name, account, config, updated_at) VALUES ($1, $2, $3, $4)
-ON CONFLICT (name) DO UPDATE SET account = excluded.account, config = excluded.config,
-                                 updated_at = excluded.updated_at
-WHERE (s.account, s.config) IS DISTINCT FROM (excluded.account, excluded.config)
+ON CONFLICT (name) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at
+WHERE s.account = excluded.account AND s.config IS DISTINCT FROM excluded.config
 RETURNING (xmax = 0) AS inserted`;
 
 export const GET_SUBSCRIBER = 'SELECT name, account, config, updated_at FROM subscribers WHERE name = $1';
