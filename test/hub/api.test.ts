@@ -132,6 +132,18 @@ describe('the hub HTTP API', () => {
     expect(audit.body.verification).toEqual({ ok: true, entries: 0 });
   });
 
+  it("refuses a new version of another account's event type, even one naming the caller as its owner", async () => {
+    const notifyKey = (await t.call('POST', '/v1/accounts/notify/keys')).body.apiKey as string;
+    const v1 = (await t.call('GET', '/v1/schemas/keyway.access.GrantIssued')).body.versions[0].document;
+    const v2 = { ...v1, id: v1.id.replace('.v1.', '.v2.'), 'x-keyway': { ...v1['x-keyway'], version: 2, owner: 'notify' } };
+    const refused = await t.call('POST', '/v1/schemas', { document: v2 }, notifyKey);
+    expect(refused).toMatchObject({ status: 403, body: { error: { code: 'UNAUTHORIZED' } } });
+    expect(refused.body.error.message).toContain('owned by access');
+    expect((await t.call('GET', '/v1/schemas/keyway.access.GrantIssued')).body.versions).toHaveLength(1);
+    const deprecate = await t.call('POST', '/v1/schemas/keyway.access.GrantIssued/versions/1/deprecate', { sunset: '2030-01-01T00:00:00Z' }, notifyKey);
+    expect(deprecate.status).toBe(403);
+  });
+
   it('declares a webhook subscriber in the caller account and shows its DLQ', async () => {
     const opsKey = (await t.call('POST', '/v1/accounts/ops/keys')).body.apiKey as string;
     const declared = await t.call('POST', '/v1/subscribers', { name: 'ops.heartbeats', types: ['keyway.device.Heartbeat'], webhook: { url: 'http://127.0.0.1:9/hook', secret: 'a-very-long-secret' } }, opsKey);

@@ -31,8 +31,13 @@ export function schemaRoutes(app: FastifyInstance, ctx: ApiContext): void {
     async (request, reply) => {
       const account = accountOf(request);
       const { document, compatibility } = request.body as { document: Record<string, unknown>; compatibility?: CompatibilityMode };
-      const owner = (document['x-keyway'] as { owner?: unknown } | undefined)?.owner;
-      if (account !== ctx.platformAccount && owner !== account) throw forbidden(account, `register a schema owned by ${String(owner)}`);
+      const meta = document['x-keyway'] as { owner?: unknown; type?: unknown } | undefined;
+      const current = typeof meta?.type === 'string' ? registry.owner(meta.type) : undefined;
+      if (account !== ctx.platformAccount) {
+        // A type's versions come from its owner: naming yourself the owner of someone else's type is not a way in.
+        if (current !== undefined && current !== account) throw forbidden(account, `register a version of ${String(meta?.type)}, owned by ${current}`);
+        if (meta?.owner !== account) throw forbidden(account, `register a schema owned by ${String(meta?.owner)}`);
+      }
       const schema = await registry.register(document, { actor: account, ...(compatibility ? { mode: compatibility } : {}) });
       void reply.code(201);
       return { type: schema.type, version: schema.version, id: schema.id };
