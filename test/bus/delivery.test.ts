@@ -95,7 +95,7 @@ describe('bus delivery', () => {
     expect(JSON.parse(req.body)).toEqual({ delivery: event.data.deliveryId, text: 'garage garage-9' });
     expect(verifyWebhookSignature('s3cret', req.body, req.headers['x-keyway-signature'] as string)).toBe(true);
     expect(verifyWebhookSignature('other', req.body, req.headers['x-keyway-signature'] as string)).toBe(false);
-    expect(decodeURIComponent(req.headers['x-keyway-dedup-key'] as string)).toBe(`${event.source}\u0000${event.id}`);
+    expect(decodeURIComponent(req.headers['x-keyway-dedup-key'] as string)).toBe(`delivery\u0000${event.source}\u0000${event.id}`);
   });
 
   it('treats a webhook that does not answer in time as a failure and retries it', async () => {

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '@keyway/shared';
+import { createEvent } from '@keyway/shared/client';
 import { scheduled, startBus, waitFor, type TestHub } from './helpers.js';
 
 describe('bus ingest', () => {
@@ -31,7 +32,20 @@ describe('bus ingest', () => {
     await waitFor(() => seen.length === 1, 2000, 'delivery');
     expect(seen[0]!.event).toEqual(event);
     expect(seen[0]!.attempt).toBe(1);
-    expect(seen[0]!.dedupKey).toBe(`${event.source}\u0000${event.id}`);
+    expect(seen[0]!.dedupKey).toBe(`delivery\u0000${event.source}\u0000${event.id}`);
+  });
+
+  it("does not take another account's event with the same source and id for a duplicate of it", async () => {
+    // Another account publishes first, under the source and id the real publisher is about to use.
+    await hub.bus.createAccount('access');
+    const grant = createEvent('keyway.access.GrantRevoked', { grantId: 'g-1', deviceId: 'garage-1', revokedAt: new Date().toISOString() }, { source: 'keyway://service/delivery', id: 'd-42' });
+    const [squatted] = await hub.bus.publishAs('access', [grant]);
+    expect(squatted).toMatchObject({ status: 'accepted' });
+    const real = { ...scheduled(), source: 'keyway://service/delivery', id: 'd-42' };
+    const [result] = await hub.bus.publish(key, [real]);
+    expect(result).toMatchObject({ status: 'accepted' });
+    await waitFor(() => seen.length === 1, 2000, 'delivery of the real event');
+    expect(seen[0]!.event).toEqual(real);
   });
 
   it('acknowledges a repeated source+id as a duplicate and delivers it only once', async () => {

@@ -170,7 +170,9 @@ export class Ingest {
           index,
           event,
           input: {
-            dedupKey: dedupKey(event),
+            // Per publishing account: another account reusing this source and id (device event ids are predictable)
+            // must not turn the real event into a "duplicate" that is acknowledged and never delivered.
+            dedupKey: `${account}\u0000${dedupKey(event)}`,
             type: event.type,
             subject: event.subject ?? null,
             account,
