@@ -10,6 +10,7 @@ import { buildApi } from './api/server.js';
 import { Bus } from './bus/bus.js';
 import { BusClient } from './bus/client.js';
 import { declareSubscribersFromFile } from './bus/config-file.js';
+import { SecretBox } from './bus/secret-box.js';
 import { DeviceGateway } from './gateway/gateway.js';
 import type { GatewayLimits, PresenceOptions, TransportSpec } from './gateway/types.js';
 import { loadOrCreateAdminKey, loadOrCreateHubKey } from './hub-keys.js';
@@ -118,7 +119,7 @@ export class Hub {
     await registry.restore();
 
     const busStore = config.busStore ?? (pgOptions ? new PostgresBusStore(pgOptions) : new SqliteBusStore({ path: path.join(config.dataDir, 'bus.db') }));
-    const bus = new Bus({ store: busStore, validator: registry, ...(config.busLeaseMs !== undefined ? { leaseMs: config.busLeaseMs } : {}), ...(config.clock ? { clock: config.clock } : {}) });
+    const bus = new Bus({ store: busStore, validator: registry, secretBox: SecretBox.fromSigningKey(keys.privateKey), ...(config.busLeaseMs !== undefined ? { leaseMs: config.busLeaseMs } : {}), ...(config.clock ? { clock: config.clock } : {}) });
     await bus.start();
     undo.push(() => bus.stop());
     for (const account of SERVICE_ACCOUNTS) await bus.createAccount(account);

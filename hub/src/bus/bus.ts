@@ -19,6 +19,7 @@ import { BusMetrics } from './metrics.js';
 import { SubscriberSet } from './subscribers.js';
 import type { MqttPublish } from './targets.js';
 import type { EventValidator, SubscriberDeclaration } from './types.js';
+import type { SecretBox } from './secret-box.js';
 
 export interface BusOptions {
   store: BusStore;
@@ -38,6 +39,11 @@ export interface BusOptions {
   alarmIntervalMs?: number;
   /** Receives every alarm raise and clear (POST, JSON). */
   alarmWebhookUrl?: string;
+  /**
+   * Seals webhook secrets in stored declarations so webhook subscribers resume after a restart (the hub keys it from
+   * its signing key). Without one they route, and queue, but deliver only once declared again.
+   */
+  secretBox?: SecretBox;
   /** The account the bus publishes its own events as. Default `platform`. */
   platformAccount?: string;
   clock?: () => number;
@@ -87,6 +93,7 @@ export class Bus {
       pollIntervalMs: options.pollIntervalMs ?? 50,
       leaseMs: options.leaseMs ?? 30_000,
       mqttPublish: options.mqttPublish,
+      secretBox: options.secretBox,
       detect: (d) => this.detect(d),
     });
     this.ingest = new Ingest({

@@ -3,9 +3,10 @@ import { RuleMatcher, compilePattern } from '@keyway/shared/patterns';
 import type { BusStore } from '../storage/types.js';
 import { DeliveryWorker, type WorkerDeps, type WorkerSettings } from './delivery-worker.js';
 import type { Detection } from './ingest.js';
-import { createTargetInvoker, storableTarget, type MqttPublish } from './targets.js';
+import type { SecretBox } from './secret-box.js';
+import { createTargetInvoker, storableTarget, storedTarget, type MqttPublish } from './targets.js';
 import { checkTransformer } from './transform.js';
-import type { EventValidator, SubscriberDeclaration } from './types.js';
+import type { EventValidator, SubscriberDeclaration, TargetSpec } from './types.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -13,6 +14,8 @@ export interface SubscriberSetDeps extends WorkerDeps {
   validator: EventValidator;
   mqttPublish: MqttPublish | undefined;
   detect: (d: Detection) => void;
+  /** Seals webhook secrets in stored declarations, so those subscribers resume after a restart. */
+  secretBox: SecretBox | undefined;
 }
 
 interface Active {
@@ -37,13 +40,13 @@ function settingsOf(d: SubscriberDeclaration): WorkerSettings {
   };
 }
 
-/** The stored form: everything that defines the subscriber except functions and secrets. */
-function storedConfig(d: SubscriberDeclaration): string {
+/** The stored form: everything that defines the subscriber except functions, and secrets only sealed. */
+function storedConfig(d: SubscriberDeclaration, box: SecretBox | undefined): string {
   const s = settingsOf(d);
   return JSON.stringify({
     types: [...d.types].sort(),
     patterns: d.patterns ?? [],
-    target: storableTarget(d.target),
+    target: storableTarget(d.target, box),
     transform: d.transform ?? null,
     concurrency: s.concurrency,
     orderedBySubject: s.orderedBySubject,
@@ -54,6 +57,37 @@ function storedConfig(d: SubscriberDeclaration): string {
   });
 }
 
+type StoredConfig = {
+  types: string[];
+  patterns: Record<string, unknown>[];
+  target: unknown;
+  transform: SubscriberDeclaration['transform'] | null;
+  concurrency: number;
+  orderedBySubject: boolean;
+  timeoutMs: number;
+  retry: Required<NonNullable<SubscriberDeclaration['retry']>>;
+  circuit: Required<NonNullable<SubscriberDeclaration['circuit']>>;
+  alarms: SubscriberDeclaration['alarms'] | null;
+};
+
+/** The declaration a stored config came from (the inverse of storedConfig, given the rebuilt target). */
+function declarationOf(name: string, account: string, c: StoredConfig, target: TargetSpec): SubscriberDeclaration {
+  return {
+    name,
+    account,
+    types: c.types,
+    patterns: c.patterns,
+    target,
+    ...(c.transform ? { transform: c.transform } : {}),
+    concurrency: c.concurrency,
+    orderedBySubject: c.orderedBySubject,
+    timeoutMs: c.timeoutMs,
+    retry: c.retry,
+    circuit: c.circuit,
+    ...(c.alarms ? { alarms: c.alarms } : {}),
+  };
+}
+
 /** Declared subscribers: their routing rules, permissions and delivery workers. */
 export class SubscriberSet {
   private readonly active = new Map<string, Active>();
@@ -62,8 +96,10 @@ export class SubscriberSet {
 
   constructor(private readonly deps: SubscriberSetDeps & { log: Logger; store: BusStore }) {}
 
-  /** Checks, records and starts a subscriber; declaring the same thing again changes nothing. */
-  /** Declares or updates a subscriber; CONFLICT when the name belongs to another account. */
+  /**
+   * Checks, records and starts a subscriber; declaring the same thing again changes nothing. CONFLICT when the name
+   * belongs to another account.
+   */
   async declare(d: SubscriberDeclaration): Promise<'created' | 'updated' | 'unchanged'> {
     const rules = this.check(d);
     const invoker = createTargetInvoker(d.target, {
@@ -74,7 +110,7 @@ export class SubscriberSet {
     const status = await this.deps.store.upsertSubscriber({
       name: d.name,
       account: d.account,
-      config: storedConfig(d),
+      config: storedConfig(d, this.deps.secretBox),
       updatedAt: this.deps.clock(),
     });
     if (status === 'taken') {
@@ -121,21 +157,21 @@ export class SubscriberSet {
   }
 
   /**
-   * Routes to every recorded subscriber from the start, before code re-declares its handler, so
-   * events published early after a restart still queue for it.
+   * Routes to every recorded subscriber from the start, before code re-declares its handler, so events published early
+   * after a restart still queue for it. Webhook (secret sealed) and MQTT subscribers, which need no code, resume
+   * delivering here as they were declared.
    */
   async loadStored(): Promise<void> {
     for (const record of await this.deps.store.listSubscribers()) {
       if (this.active.has(record.name)) continue;
       try {
-        const config = JSON.parse(record.config) as { types: string[]; patterns: Record<string, unknown>[] };
+        const config = JSON.parse(record.config) as StoredConfig;
         const patterns = config.patterns.length > 0 ? config.patterns : [{}];
         patterns.forEach((p, i) => this.matcher.add(`${record.name}#${i}`, { ...p, type: config.types }));
+        const target = storedTarget(config.target, this.deps.secretBox);
+        if (target) await this.declare(declarationOf(record.name, record.account, config, target));
       } catch (error) {
-        this.deps.log.warn(
-          { subscriber: record.name, err: String(error) },
-          'stored subscriber has unusable rules; re-declare it',
-        );
+        this.deps.log.warn({ subscriber: record.name, err: String(error) }, 'stored subscriber could not be resumed; declare it again');
       }
     }
   }

@@ -4,6 +4,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { ErrorCode, KeywayError, type EventEnvelope } from '@keyway/shared';
 import { SIGNATURE_HEADER, signWebhook } from './webhook-signature.js';
 import type { BusDeliveryContext, TargetSpec } from './types.js';
+import type { SecretBox } from './secret-box.js';
 
 export type MqttPublish = (topic: string, payload: string) => Promise<void>;
 
@@ -107,8 +108,11 @@ export function createTargetInvoker(
   }
 }
 
-/** The declaration as stored: functions dropped, secrets replaced by a short fingerprint (a changed secret still counts as a change). */
-export function storableTarget(spec: TargetSpec): Record<string, unknown> {
+/**
+ * The declaration as stored: functions dropped, secrets replaced by a short fingerprint (a changed secret still counts
+ * as a change). With a box, a webhook's secret and header values are also kept sealed, so it can resume after a restart.
+ */
+export function storableTarget(spec: TargetSpec, box?: SecretBox): Record<string, unknown> {
   switch (spec.kind) {
     case 'handler':
       return { kind: 'handler' };
@@ -118,10 +122,23 @@ export function storableTarget(spec: TargetSpec): Record<string, unknown> {
         url: spec.url,
         secret: `sha256:${createHash('sha256').update(spec.secret).digest('hex').slice(0, 16)}`,
         headers: Object.keys(spec.headers ?? {}),
+        ...(box ? { sealed: box.seal(JSON.stringify({ secret: spec.secret, headers: spec.headers ?? {} })) } : {}),
       };
     case 'mqtt':
       return { kind: 'mqtt', topic: spec.topic };
   }
+}
+
+/**
+ * The target a stored declaration describes, when it can be rebuilt without code: a webhook whose secret was sealed
+ * (opened with `box`) or an MQTT topic. Undefined for in-process handlers, which their code declares again.
+ */
+export function storedTarget(stored: unknown, box: SecretBox | undefined): TargetSpec | undefined {
+  const t = stored as { kind?: unknown; url?: unknown; topic?: unknown; sealed?: unknown } | null;
+  if (t?.kind === 'mqtt' && typeof t.topic === 'string') return { kind: 'mqtt', topic: t.topic };
+  if (t?.kind !== 'webhook' || typeof t.url !== 'string' || typeof t.sealed !== 'string' || !box) return undefined;
+  const { secret, headers } = JSON.parse(box.open(t.sealed)) as { secret: string; headers: Record<string, string> };
+  return { kind: 'webhook', url: t.url, secret, ...(Object.keys(headers).length > 0 ? { headers } : {}) };
 }
 
 /**
