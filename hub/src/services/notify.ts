@@ -1,5 +1,6 @@
 import { createLogger, type EventEnvelope, type Logger } from '@keyway/shared';
 import type { KeywayEvent } from '@keyway/shared/client';
+import { CircuitBreaker } from '../bus/circuit-breaker.js';
 import { SIGNATURE_HEADER, signWebhook } from '../bus/webhook-signature.js';
 import type { SubscriberDeclaration } from '../bus/types.js';
 import type { HubStateStore } from '../state/types.js';
@@ -42,18 +43,42 @@ export function describeForCustomer(event: NotifyEvent): Omit<CustomerNotificati
   }
 }
 
+/** Consecutive failures after which one customer's webhook is left alone for CUSTOMER_CIRCUIT_OPEN_MS. */
+export const CUSTOMER_CIRCUIT_FAILURES = 3;
+export const CUSTOMER_CIRCUIT_OPEN_MS = 5_000;
+
 /**
- * Notifications: one subscriber in its own account and queue, so a slow customer webhook only delays that queue.
- * A webhook that fails throws, and the bus retries with backoff, then dead-letters.
+ * Notifications: one subscriber in its own account and queue, apart from every other subscriber. Inside it, each
+ * customer's webhook has its own circuit: a webhook that keeps failing is skipped (its notifications fail fast and
+ * are retried with backoff, then dead-lettered) while every other customer's notifications keep flowing. The
+ * subscriber-wide circuit would do the opposite (one failing customer would hold back all), so it never opens here.
  */
-export function notificationSubscriber(options: { state: HubStateStore; timeoutMs?: number; logger?: Logger }): SubscriberDeclaration {
+export function notificationSubscriber(options: { state: HubStateStore; timeoutMs?: number; logger?: Logger; clock?: () => number }): SubscriberDeclaration {
   const log = options.logger ?? createLogger('service.notify');
+  const clock = options.clock ?? Date.now;
+  const circuits = new Map<string, CircuitBreaker>();
+  const probing = new Set<string>();
+  const circuitOf = (url: string): CircuitBreaker => {
+    let c = circuits.get(url);
+    if (!c) {
+      c = new CircuitBreaker({
+        failureThreshold: CUSTOMER_CIRCUIT_FAILURES,
+        openMs: CUSTOMER_CIRCUIT_OPEN_MS,
+        onChange: (from, to) => log.warn({ webhook: url, from, to }, `customer webhook circuit ${to}`),
+      });
+      circuits.set(url, c);
+    }
+    return c;
+  };
   return {
     name: 'notify.customers',
     account: 'notify',
     types: NOTIFY_TYPES,
     timeoutMs: options.timeoutMs ?? 5_000,
+    // Enough in flight that a few customers' slow webhooks (up to timeoutMs each) do not hold the others back.
+    concurrency: 32,
     retry: { maxAttempts: 6, baseDelayMs: 200, maxDelayMs: 30_000 },
+    circuit: { failureThreshold: Number.MAX_SAFE_INTEGER },
     alarms: { dlqDepth: 10 },
     target: {
       kind: 'handler',
@@ -67,19 +92,37 @@ export function notificationSubscriber(options: { state: HubStateStore; timeoutM
           log.debug({ deviceId: note.deviceId }, 'no customer webhook; notification skipped');
           return;
         }
+        const url = customer.webhookUrl;
+        const circuit = circuitOf(url);
+        const gate = circuit.gate(clock());
+        // Half-open: one call tries the webhook; the others wait for its answer as if it were still open.
+        if (gate === 'blocked' || (gate === 'probe' && probing.has(url))) {
+          throw new Error(`customer webhook failed ${CUSTOMER_CIRCUIT_FAILURES} times in a row; not called until ${new Date(circuit.retryAt).toISOString()}`);
+        }
+        if (gate === 'probe') probing.add(url);
         const body = JSON.stringify({ ...note, event: raw });
-        const response = await fetch(customer.webhookUrl, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            // source + NUL + id: percent-encoded, since header values cannot carry control characters.
-            'x-keyway-dedup-key': encodeURIComponent(context.dedupKey),
-            ...(customer.webhookSecret ? { [SIGNATURE_HEADER]: signWebhook(customer.webhookSecret, body, Date.now()) } : {}),
-          },
-          body,
-          signal: context.signal,
-        });
-        if (!response.ok) throw new Error(`customer webhook answered ${response.status}`);
+        try {
+          const response = await fetch(url, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              // account + NUL + source + NUL + id: percent-encoded, since header values cannot carry control characters.
+              'x-keyway-dedup-key': encodeURIComponent(context.dedupKey),
+              ...(customer.webhookSecret ? { [SIGNATURE_HEADER]: signWebhook(customer.webhookSecret, body, Date.now()) } : {}),
+            },
+            body,
+            signal: context.signal,
+          });
+          if (!response.ok) throw new Error(`customer webhook answered ${response.status}`);
+        } catch (error) {
+          circuit.onFailure(clock());
+          throw error;
+        } finally {
+          if (gate === 'probe') probing.delete(url);
+        }
+        circuit.onSuccess();
+        // Only failing webhooks are remembered: the map stays as small as the set of customers in trouble.
+        circuits.delete(url);
       },
     },
   };
