@@ -81,4 +81,100 @@ describe('schema compatibility', () => {
     const next = { ...open, properties: { ...open.properties, colour: { type: 'string' } } };
     expect(checkCompatibility(v(2, next), [v(1, open)]).problems.join()).toMatch(/colour: added with constraints/);
   });
+
+  it('resolves local $refs before comparing, so a narrowing through a definition is refused and a plain copy accepted', () => {
+    const viaRef = { ...withProps({ count: { $ref: '#/definitions/small' } }), definitions: { small: { type: 'integer', maximum: 3 } } };
+    const plain = withProps({ count: { type: 'integer' } });
+    expect(checkCompatibility(v(2, viaRef), [v(1, plain)]).problems).toEqual(['v1 -> v2 (BACKWARD) at /count: maximum tightened to 3']);
+    // The earlier version used the $ref; a later one that spells the same type out (and widens it) is compatible.
+    expect(checkCompatibility(v(3, plain), [v(2, viaRef)])).toEqual({ compatible: true, problems: [] });
+    // A JSON pointer into the document, the document's own id, and $ref siblings being ignored (draft-04).
+    const pointer = { ...withProps({ count: { $ref: '#/properties/id', type: 'integer' } }), id: 'https://example.com/x.v2.json' };
+    expect(checkCompatibility(v(2, pointer), [v(1, plain)]).problems).toEqual([
+      'v1 -> v2 (BACKWARD) at /count: type integer is no longer accepted',
+      'v1 -> v2 (BACKWARD) at /count: maxLength tightened to 64',
+    ]);
+    const ownId = { ...withProps({ count: { $ref: 'https://example.com/x.v2.json#/definitions/small' } }), id: 'https://example.com/x.v2.json', definitions: viaRef.definitions };
+    expect(checkCompatibility(v(2, ownId), [v(1, plain)]).problems).toEqual(['v1 -> v2 (BACKWARD) at /count: maximum tightened to 3']);
+  });
+
+  it('refuses a $ref it cannot resolve within the document, and terminates on cyclic and recursive refs', () => {
+    const plain = withProps({ count: { type: 'integer' } });
+    for (const ref of ['http://127.0.0.1:9/remote.json', '#/definitions/nope', '#/definitions/a']) {
+      const doc = { ...withProps({ count: { $ref: ref } }), definitions: { a: { $ref: '#/definitions/b' }, b: { $ref: '#/definitions/a' } } };
+      expect(checkCompatibility(v(2, doc), [v(1, plain)]).problems, ref).toEqual([
+        `v1 -> v2 (BACKWARD) at /count: cannot show that the change is compatible: keyword $ref at /count: ${JSON.stringify(ref)} does not resolve within the schema`,
+      ]);
+    }
+    const tree = (max: number) => ({ type: 'object', properties: { label: { type: 'string', maxLength: max }, children: { type: 'array', items: { $ref: '#' } } } });
+    expect(checkCompatibility(v(2, tree(8)), [v(1, tree(8))], 'FULL')).toEqual({ compatible: true, problems: [] });
+    expect(checkCompatibility(v(2, tree(4)), [v(1, tree(8))]).problems).toEqual(['v1 -> v2 (BACKWARD) at /label: maxLength tightened to 4']);
+  });
+
+  it('refuses a keyword it cannot reason about when it is new or changed, naming the keyword and the path', () => {
+    const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+      ['allOf', { ...base, allOf: [{ properties: { id: { maxLength: 3 } } }] }, /at \/: cannot show that the change is compatible: keyword allOf at \/ is new or changed/],
+      ['anyOf', withProps({ note: { type: 'string', anyOf: [{ maxLength: 3 }] } }), /at \/note: cannot show .*keyword anyOf at \/note/],
+      ['oneOf', withProps({ note: { type: 'string', oneOf: [{ maxLength: 3 }] } }), /at \/note: cannot show .*keyword oneOf at \/note/],
+      ['not', withProps({ note: { type: 'string', not: { enum: ['x'] } } }), /at \/note: cannot show .*keyword not at \/note/],
+      ['multipleOf', withProps({ note: { type: 'integer', multipleOf: 7 } }, base.required), /keyword multipleOf at \/note/],
+      ['dependencies', { ...base, dependencies: { id: ['note'] } }, /keyword dependencies at \//],
+      ['patternProperties', { ...base, patternProperties: { '^n': { type: 'integer' } } }, /keyword patternProperties at \//],
+      ['items (tuple)', withProps({ tags: { type: 'array', items: [{ type: 'string' }], additionalItems: false } }), /keyword items at \/tags/],
+      ['maxProperties', { ...base, maxProperties: 1 }, /at \/: maxProperties tightened to 1/],
+      ['minProperties', { ...base, minProperties: 3 }, /at \/: minProperties tightened to 3/],
+    ];
+    const old = withProps({ tags: { type: 'array', items: { type: 'string' } }, note: { type: 'integer' } });
+    for (const [keyword, next, expected] of cases) {
+      const doc = keyword === 'items (tuple)' || keyword === 'multipleOf' ? next : { ...next, properties: { ...old.properties, ...(next.properties as object) } };
+      const result = checkCompatibility(v(2, doc), [v(1, keyword === 'anyOf' || keyword === 'oneOf' || keyword === 'not' ? base : old)]);
+      expect(result.compatible, keyword).toBe(false);
+      expect(result.problems.join('\n'), keyword).toMatch(expected);
+    }
+  });
+
+  it('keeps identical subschemas compatible, even where they use keywords it cannot reason about', () => {
+    const same = {
+      ...base,
+      allOf: [{ $ref: '#/definitions/idShort' }],
+      dependencies: { note: ['id'] },
+      patternProperties: { '^x-': { type: 'string' } },
+      properties: { ...base.properties, note: { type: 'string', not: { enum: ['x'] } }, tags: { type: 'array', items: [{ type: 'string' }], additionalItems: false }, n: { type: 'integer', multipleOf: 4 } },
+      definitions: { idShort: { properties: { id: { maxLength: 8 } } } },
+    };
+    // The same constraints, the definition under another name: identical once refs are resolved.
+    const renamed = { ...same, allOf: [{ $ref: '#/definitions/short' }], definitions: { short: same.definitions.idShort } };
+    expect(checkCompatibility(v(2, renamed), [v(1, same)], 'FULL_TRANSITIVE')).toEqual({ compatible: true, problems: [] });
+    // multipleOf 2 accepts every multiple of 4.
+    const coarser = { ...same, properties: { ...same.properties, n: { type: 'integer', multipleOf: 2 } } };
+    expect(checkCompatibility(v(2, coarser), [v(1, same)])).toEqual({ compatible: true, problems: [] });
+    // The same $ref text pointing at a different definition is not identical.
+    const changed = { ...same, definitions: { idShort: { properties: { id: { maxLength: 4 } } } } };
+    expect(checkCompatibility(v(2, changed), [v(1, same)]).problems).toEqual(['v1 -> v2 (BACKWARD) at /: cannot show that the change is compatible: keyword allOf at / is new or changed']);
+  });
+
+  it('treats an exclusive bound at the same limit as a narrowing', () => {
+    const inclusive = withProps({ n: { type: 'integer', minimum: 0, maximum: 10 } });
+    const exclusive = withProps({ n: { type: 'integer', minimum: 0, exclusiveMinimum: true, maximum: 10, exclusiveMaximum: true } });
+    expect(checkCompatibility(v(2, exclusive), [v(1, inclusive)]).problems).toEqual([
+      'v1 -> v2 (BACKWARD) at /n: minimum tightened to >0',
+      'v1 -> v2 (BACKWARD) at /n: maximum tightened to <10',
+    ]);
+    expect(checkCompatibility(v(2, inclusive), [v(1, exclusive)])).toEqual({ compatible: true, problems: [] });
+  });
+
+  it('checks an additionalProperties schema, and the names a writer allows through patternProperties', () => {
+    const open = { ...base, additionalProperties: true };
+    const typed = { ...base, additionalProperties: { type: 'string' } };
+    expect(checkCompatibility(v(2, typed), [v(1, open)]).problems).toEqual(['v1 -> v2 (BACKWARD) at /*: the reader requires type string where the writer allows any value']);
+    expect(checkCompatibility(v(2, open), [v(1, typed)])).toEqual({ compatible: true, problems: [] });
+    // A closed writer with patterns may carry "x-colour"; a reader that declares it with constraints narrows it.
+    const patterned = { ...base, patternProperties: { '^x-': {} } };
+    const declared = { ...patterned, properties: { ...base.properties, 'x-colour': { type: 'string' } } };
+    expect(checkCompatibility(v(2, declared), [v(1, patterned)]).problems).toEqual([
+      'v1 -> v2 (BACKWARD) at /x-colour: added with constraints, but the earlier schema allowed any additional property',
+    ]);
+    // A closed reader without the writer's patterns refuses the names those patterns allowed.
+    expect(checkCompatibility(v(2, base), [v(1, patterned)]).problems).toEqual(['v1 -> v2 (BACKWARD) at /: additional properties are now refused']);
+  });
 });

@@ -5,8 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createEvent, createEventVersion } from '../client/index.js';
 import { ErrorCode, KeywayError } from '../errors.js';
 import { SCHEMA_DOCUMENTS } from '../generated/schemas.js';
-import { AuditTrail, FileAuditStore } from './audit.js';
-import { SchemaRegistry } from './registry.js';
+import { AuditTrail, FileAuditStore, MemoryAuditStore, type AuditRecord } from './audit.js';
+import { MAX_SCHEMA_BYTES, MAX_SCHEMA_DEPTH, MAX_SCHEMA_PROPERTIES, measureSchema, SchemaRegistry } from './registry.js';
 
 const repoSchemas = path.resolve(import.meta.dirname, '../../../schemas');
 let dir: string;
@@ -169,5 +169,105 @@ describe('restoring the registry from its audit trail', () => {
     fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('2028-01-01', '2099-01-01'));
     const third = SchemaRegistry.fromEmbedded({ audit: new AuditTrail(new FileAuditStore(file)) });
     await expect(third.restore()).rejects.toMatchObject({ code: ErrorCode.AuditTampered });
+  });
+});
+
+function probeDoc(version: number, properties: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    $schema: 'http://json-schema.org/draft-04/schema#',
+    id: `https://keyway.dev/schemas/delivery/Probe.v${version}.json`,
+    type: 'object',
+    additionalProperties: false,
+    required: ['a'],
+    properties: { a: { type: 'string' }, ...properties },
+    ...extra,
+    'x-keyway': { type: 'keyway.delivery.Probe', version, owner: 'delivery', consumers: [], status: 'active' },
+  };
+}
+
+describe('refused versions leave no trace', () => {
+  it('forgets a schema that does not compile, so a corrected one can take its version', async () => {
+    const registry = SchemaRegistry.fromEmbedded();
+    await registry.register(probeDoc(1, {}), { actor: 'alice' });
+    const remote = probeDoc(2, { b: { $ref: 'http://127.0.0.1:9/remote.json' } }, { definitions: { inner: { id: 'https://example.com/inner.json', type: 'string' } } });
+    await expect(registry.register(remote, { actor: 'alice', mode: 'NONE' })).rejects.toMatchObject({
+      code: ErrorCode.SchemaInvalid,
+      message: expect.stringMatching(/does not compile: can't resolve reference http:\/\/127\.0\.0\.1:9\/remote\.json/),
+    });
+    expect(registry.get('keyway.delivery.Probe', 2)).toBeUndefined();
+    // The same version again, now valid, and reusing the nested id the refused one declared.
+    const fixed = probeDoc(2, { b: { $ref: '#/definitions/inner' } }, { definitions: { inner: { id: 'https://example.com/inner.json', type: 'integer' } } });
+    await expect(registry.register(fixed, { actor: 'alice', mode: 'NONE' })).resolves.toMatchObject({ version: 2 });
+    expect((await registry.audit.list()).map((e) => e.version)).toEqual([1, 2]);
+  });
+
+  it('forgets a registration whose audit entry cannot be written', async () => {
+    const store = new MemoryAuditStore();
+    let broken = true;
+    const flaky = { append: (r: AuditRecord) => (broken ? Promise.reject(new Error('disk full')) : store.append(r)), list: () => store.list() };
+    const registry = SchemaRegistry.fromEmbedded({ audit: new AuditTrail(flaky) });
+    await expect(registry.register(probeDoc(1, {}), { actor: 'alice' })).rejects.toThrow(/disk full/);
+    expect(registry.get('keyway.delivery.Probe', 1)).toBeUndefined();
+    expect(registry.types()).not.toContain('keyway.delivery.Probe');
+    broken = false;
+    await expect(registry.register(probeDoc(1, {}), { actor: 'alice' })).resolves.toMatchObject({ version: 1 });
+  });
+});
+
+describe('size limits on schemas', () => {
+  it('leaves the repository schemas far below every limit', () => {
+    for (const { file, document } of SCHEMA_DOCUMENTS) {
+      const { depth, properties } = measureSchema(document);
+      expect(depth, file).toBeLessThanOrEqual(MAX_SCHEMA_DEPTH / 4);
+      expect(properties, file).toBeLessThanOrEqual(MAX_SCHEMA_PROPERTIES / 8);
+      expect(Buffer.byteLength(JSON.stringify(document)), file).toBeLessThanOrEqual(MAX_SCHEMA_BYTES / 16);
+    }
+  });
+
+  it('refuses a schema nested too deep with SCHEMA_INVALID naming the depth, without overflowing the stack', async () => {
+    const registry = SchemaRegistry.fromEmbedded();
+    for (const levels of [500, 100_000]) {
+      let deep: Record<string, unknown> = { type: 'string' };
+      for (let i = 0; i < levels; i++) deep = { type: 'object', properties: { x: deep } };
+      await expect(registry.register(probeDoc(1, { d: deep }), { actor: 'alice' })).rejects.toMatchObject({
+        code: ErrorCode.SchemaInvalid,
+        message: `<registered>: the schema is nested ${2 * levels + 3} levels deep; the limit is ${MAX_SCHEMA_DEPTH}`,
+      });
+    }
+    expect(registry.get('keyway.delivery.Probe', 1)).toBeUndefined();
+  });
+
+  it('refuses a schema with too many properties or too many bytes before compiling it', async () => {
+    const registry = SchemaRegistry.fromEmbedded();
+    const wide: Record<string, unknown> = {};
+    for (let i = 0; i < 12_000; i++) wide[`p${i}`] = { type: 'string', enum: ['a', 'b', 'c'] };
+    const started = Date.now();
+    await expect(registry.register(probeDoc(1, wide), { actor: 'alice' })).rejects.toMatchObject({
+      code: ErrorCode.SchemaInvalid,
+      message: `<registered>: the schema declares 12001 properties; the limit is ${MAX_SCHEMA_PROPERTIES}`,
+      details: { limit: 'properties', value: 12_001, max: MAX_SCHEMA_PROPERTIES },
+    });
+    expect(Date.now() - started).toBeLessThan(1000);
+    const long = probeDoc(1, {}, { description: 'x'.repeat(MAX_SCHEMA_BYTES) });
+    await expect(registry.register(long, { actor: 'alice' })).rejects.toMatchObject({
+      code: ErrorCode.SchemaInvalid,
+      message: expect.stringMatching(/^<registered>: the schema is 6[0-9]{4} bytes; the limit is 65536 bytes \(64 KiB\)$/),
+    });
+    await expect(registry.register(probeDoc(1, {}), { actor: 'alice' })).resolves.toMatchObject({ version: 1 });
+  });
+});
+
+describe('deprecation input', () => {
+  it('refuses a sunset that is not in the future, by the registry clock, and audits nothing for it', async () => {
+    const registry = SchemaRegistry.fromEmbedded({ now: () => new Date('2026-12-01T12:00:00Z') });
+    for (const sunset of ['2000-01-01', '2026-12-01', '2026-12-01T12:00:00Z']) {
+      await expect(registry.deprecate('keyway.device.Heartbeat', 1, { actor: 'alice', sunset })).rejects.toMatchObject({
+        code: ErrorCode.InvalidInput,
+        message: expect.stringMatching(/^sunset ".*" is not in the future \(now 2026-12-01T12:00:00\.000Z\); retire the version to end it at once$/),
+      });
+    }
+    expect(registry.get('keyway.device.Heartbeat', 1)?.meta.status).toBe('active');
+    expect(await registry.audit.list()).toEqual([]);
+    await expect(registry.deprecate('keyway.device.Heartbeat', 1, { actor: 'alice', sunset: '2026-12-02' })).resolves.toMatchObject({ meta: { status: 'deprecated', sunset: '2026-12-02' } });
   });
 });

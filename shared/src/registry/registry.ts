@@ -25,9 +25,44 @@ export interface RegistryOptions {
   now?: () => Date;
 }
 
+/** Largest schema document accepted, in bytes of its JSON text (the repository's own are under 2 KB). */
+export const MAX_SCHEMA_BYTES = 64 * 1024;
+/** Deepest nesting of JSON objects and arrays accepted in a schema document (the repository's own reach 6). */
+export const MAX_SCHEMA_DEPTH = 32;
+/** Most property declarations (entries of every `properties` object, at any depth) accepted in one schema. */
+export const MAX_SCHEMA_PROPERTIES = 256;
+
 interface Entry {
   schema: RegisteredSchema;
   validate: ValidateFunction;
+  /** Keys the compile added to ajv (the schema's id and any nested ids), removed again if the version is dropped. */
+  ajvKeys: string[];
+}
+
+/**
+ * Nesting depth (objects and arrays; the document itself is 1) and the number of property declarations, found
+ * without recursion so that a document nested far too deep is measured rather than overflowing the stack.
+ */
+export function measureSchema(document: unknown): { depth: number; properties: number } {
+  let depth = 0;
+  let properties = 0;
+  const stack: Array<{ value: unknown; depth: number; key: string | undefined }> = [{ value: document, depth: 1, key: undefined }];
+  const seen = new Set<object>(); // a document built in code may share or cycle objects; JSON text cannot
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const { value } = item;
+    if (typeof value !== 'object' || value === null || seen.has(value)) continue;
+    seen.add(value);
+    depth = Math.max(depth, item.depth);
+    if (Array.isArray(value)) {
+      for (const v of value as unknown[]) if (typeof v === 'object' && v !== null) stack.push({ value: v, depth: item.depth + 1, key: undefined });
+      continue;
+    }
+    if (item.key === 'properties') properties += Object.keys(value).length;
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (typeof v === 'object' && v !== null) stack.push({ value: v, depth: item.depth + 1, key: k });
+    }
+  }
+  return { depth, properties };
 }
 
 function versionOf(file: string): number {
@@ -85,7 +120,11 @@ export class SchemaRegistry {
    * Throws SCHEMA_INVALID naming the file and the problem, or SCHEMA_INCOMPATIBLE.
    */
   load(document: JsonSchemaDocument, file = '<inline>', mode: CompatibilityMode = 'BACKWARD'): RegisteredSchema {
-    const schema = this.metaValidate(document, file);
+    return this.add(document, file, mode, true);
+  }
+
+  private add(document: JsonSchemaDocument, file: string, mode: CompatibilityMode, limits: boolean): RegisteredSchema {
+    const schema = this.metaValidate(document, file, limits);
     const earlier = (this.byType.get(schema.type) ?? []).filter((e) => e.schema.version < schema.version);
     const result = checkCompatibility(schema, earlier.map((e) => e.schema), mode);
     if (!result.compatible) {
@@ -94,7 +133,7 @@ export class SchemaRegistry {
       });
     }
     // Compiled only once accepted: ajv keeps every compiled id, and a refused version must leave no trace.
-    const entry = { schema, validate: this.compile(document, file) };
+    const entry = { schema, ...this.compile(document, file) };
     const list = [...(this.byType.get(schema.type) ?? []), entry].sort((a, b) => a.schema.version - b.schema.version);
     this.byType.set(schema.type, list);
     this.byId.set(schema.id, entry);
@@ -104,7 +143,13 @@ export class SchemaRegistry {
   /** Registers a new version at run time: meta-validated, compatibility-checked, then audited. */
   async register(document: JsonSchemaDocument, options: { actor: string; mode?: CompatibilityMode }): Promise<RegisteredSchema> {
     const schema = this.load(document, '<registered>', options.mode ?? 'BACKWARD');
-    await this.audit.append({ actor: options.actor, action: 'register', type: schema.type, version: schema.version, detail: { id: schema.id, mode: options.mode ?? 'BACKWARD', document } });
+    try {
+      await this.audit.append({ actor: options.actor, action: 'register', type: schema.type, version: schema.version, detail: { id: schema.id, mode: options.mode ?? 'BACKWARD', document } });
+    } catch (error) {
+      // Not audited means not registered: it would be gone after a restart.
+      this.unload(schema);
+      throw error;
+    }
     return schema;
   }
 
@@ -120,7 +165,8 @@ export class SchemaRegistry {
     const records = await this.audit.list();
     for (const r of records) {
       if (r.action === 'register') {
-        if (!this.get(r.type, r.version)) this.load(r.detail.document as JsonSchemaDocument, `audit entry ${r.seq}`, (r.detail.mode as CompatibilityMode | undefined) ?? 'NONE');
+        // Size limits are not applied again: the trail is verified, and a version accepted before they existed stays.
+        if (!this.get(r.type, r.version)) this.add(r.detail.document as JsonSchemaDocument, `audit entry ${r.seq}`, (r.detail.mode as CompatibilityMode | undefined) ?? 'NONE', false);
       } else {
         const entry = this.entry(r.type, r.version);
         entry.schema.meta =
@@ -134,18 +180,26 @@ export class SchemaRegistry {
 
   async deprecate(type: string, version: number, options: { actor: string; sunset: string; replacement?: string }): Promise<RegisteredSchema> {
     const entry = this.entry(type, version);
-    if (Number.isNaN(sunsetTime(options.sunset))) {
+    const sunset = sunsetTime(options.sunset);
+    if (Number.isNaN(sunset)) {
       throw new KeywayError(ErrorCode.InvalidInput, `sunset ${JSON.stringify(options.sunset)} is not an ISO date (YYYY-MM-DD)`);
     }
-    entry.schema.meta = { ...entry.schema.meta, status: 'deprecated', sunset: options.sunset, ...(options.replacement ? { replacement: options.replacement } : {}) };
+    const now = this.now();
+    if (sunset <= now.getTime()) {
+      throw new KeywayError(ErrorCode.InvalidInput, `sunset ${JSON.stringify(options.sunset)} is not in the future (now ${now.toISOString()}); retire the version to end it at once`, {
+        details: { sunset: options.sunset, now: now.toISOString() },
+      });
+    }
+    // Audited first: a failed append must not leave the version deprecated in memory only.
     await this.audit.append({ actor: options.actor, action: 'deprecate', type, version, detail: { sunset: options.sunset, replacement: options.replacement } });
+    entry.schema.meta = { ...entry.schema.meta, status: 'deprecated', sunset: options.sunset, ...(options.replacement ? { replacement: options.replacement } : {}) };
     return entry.schema;
   }
 
   async retire(type: string, version: number, options: { actor: string }): Promise<RegisteredSchema> {
     const entry = this.entry(type, version);
-    entry.schema.meta = { ...entry.schema.meta, status: 'retired' };
     await this.audit.append({ actor: options.actor, action: 'retire', type, version });
+    entry.schema.meta = { ...entry.schema.meta, status: 'retired' };
     return entry.schema;
   }
 
@@ -240,11 +294,39 @@ export class SchemaRegistry {
     return entry;
   }
 
-  private metaValidate(document: JsonSchemaDocument, file: string): RegisteredSchema {
+  /** Drops an accepted version again (its audit entry could not be written): the maps and ajv forget it. */
+  private unload(schema: RegisteredSchema): void {
+    const entry = this.byId.get(schema.id);
+    if (!entry) return;
+    this.byId.delete(schema.id);
+    const list = (this.byType.get(schema.type) ?? []).filter((e) => e !== entry);
+    if (list.length > 0) this.byType.set(schema.type, list);
+    else this.byType.delete(schema.type);
+    this.forget(entry.ajvKeys);
+  }
+
+  private forget(keys: readonly string[]): void {
+    for (const key of keys) {
+      delete this.ajv.schemas[key];
+      delete this.ajv.refs[key];
+    }
+  }
+
+  private metaValidate(document: JsonSchemaDocument, file: string, limits = true): RegisteredSchema {
     const fail = (problem: string, details: Record<string, unknown> = {}): never => {
       throw new KeywayError(ErrorCode.SchemaInvalid, `${file}: ${problem}`, { details: { file, ...details } });
     };
     if (typeof document !== 'object' || document === null || Array.isArray(document)) fail('a schema must be a JSON object');
+    if (limits) {
+      // Checked before meta-validation and compile, which are synchronous, recursive, and slow on huge documents.
+      const { depth, properties } = measureSchema(document);
+      if (depth > MAX_SCHEMA_DEPTH) fail(`the schema is nested ${depth} levels deep; the limit is ${MAX_SCHEMA_DEPTH}`, { limit: 'depth', value: depth, max: MAX_SCHEMA_DEPTH });
+      if (properties > MAX_SCHEMA_PROPERTIES) {
+        fail(`the schema declares ${properties} properties; the limit is ${MAX_SCHEMA_PROPERTIES}`, { limit: 'properties', value: properties, max: MAX_SCHEMA_PROPERTIES });
+      }
+      const bytes = Buffer.byteLength(JSON.stringify(document));
+      if (bytes > MAX_SCHEMA_BYTES) fail(`the schema is ${bytes} bytes; the limit is ${MAX_SCHEMA_BYTES} bytes (64 KiB)`, { limit: 'bytes', value: bytes, max: MAX_SCHEMA_BYTES });
+    }
     if (!DRAFT04.has(String(document.$schema))) fail(`"$schema" must be "http://json-schema.org/draft-04/schema#", not ${JSON.stringify(document.$schema)}`);
     if (!this.ajv.validateSchema(document)) {
       const issues = toIssues(this.ajv.errors as Parameters<typeof toIssues>[0]);
@@ -262,10 +344,21 @@ export class SchemaRegistry {
     return { type: meta.type, version: meta.version, id, document, meta };
   }
 
-  private compile(document: JsonSchemaDocument, file: string): ValidateFunction {
+  /**
+   * Compiles with ajv, noting which ids the compile registered in ajv (the schema's own and any nested ones). When
+   * the compile fails they are removed again, so that a corrected schema with the same id can be registered.
+   */
+  private compile(document: JsonSchemaDocument, file: string): { validate: ValidateFunction; ajvKeys: string[] } {
+    const before = new Set([...Object.keys(this.ajv.schemas), ...Object.keys(this.ajv.refs)]);
+    const added = (): string[] => [...new Set([...Object.keys(this.ajv.schemas), ...Object.keys(this.ajv.refs)])].filter((k) => !before.has(k));
+    const compiled = ignoreRefSiblings(document) as JsonSchemaDocument;
     try {
-      return this.ajv.compile(ignoreRefSiblings(document) as JsonSchemaDocument);
+      const validate = this.ajv.compile(compiled);
+      return { validate, ajvKeys: added() };
     } catch (cause) {
+      this.forget(added());
+      // Also drops ajv's cache entry for the compiled object; by id only when the id was not ajv's before.
+      if (typeof compiled.id !== 'string' || !before.has(compiled.id)) this.ajv.removeSchema(compiled);
       throw new KeywayError(ErrorCode.SchemaInvalid, `${file}: the schema does not compile: ${(cause as Error).message}`, { cause, details: { file } });
     }
   }
