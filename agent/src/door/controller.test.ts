@@ -240,6 +240,26 @@ describe('door controller against the simulated garage', () => {
       expect(reversal?.cause).toEqual({ ...REMOTE, kind: 'obstruction-reversal' });
     });
 
+    it('when the beam breaks while a close brings down a door whose state reads stopped, the close is not pressed again', async () => {
+      // A close of an opening door stops it (the state reads stopped), then starts it down: the reed switches cannot
+      // show that descent as closing, so the beam break must still count against the close.
+      h = await createHarness({ position: 0, travelMs: 20_000, config: { travelTimeoutMs: 30_000 } });
+      h.garage.door.pressWallButton();
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(h.door.currentState).toBe('opening');
+      let pulses = 0;
+      h.door.events.on('relayPulse', () => {
+        pulses++;
+        if (pulses === 2) {
+          setTimeout(() => h.garage.door.setObstruction(true), 1000);
+          setTimeout(() => h.garage.door.setObstruction(false), 1500);
+        }
+      });
+      const result = await settle(h.door.close(REMOTE), 200_000);
+      expect(result).toMatchObject({ outcome: 'obstructed', presses: 2 });
+      expect(h.garage.door.position).toBe(1);
+    });
+
     it('when retries are allowed, a reversed close is retried after a fresh warning, and no more than configured', async () => {
       h = await createHarness({ position: 1, config: { obstructionRetries: 1 } });
       const closing = h.door.close(REMOTE);

@@ -388,8 +388,11 @@ export class DoorController {
     const during = state === 'closing' || state === 'opening' ? state : 'idle';
     const reversed = active && state === 'closing';
     this.events.emit('obstruction', { active, during, reversed, state, cause, at: this.clock.now() });
+    // A close that has pressed may have the door coming down while the state cannot say so (from stopped or unknown,
+    // or the instant after the press): a beam break then counts against the close as well, so it is not pressed again.
+    const againstClose = active && this.active?.action === 'close' && this.active.presses > 0 && state !== 'closed';
+    if (reversed || againstClose) this.obstructionCount++;
     if (reversed) {
-      this.obstructionCount++;
       this.log.warn({ cause }, 'beam broken while closing; the opener reverses');
       // UL 325 openers must reverse on a broken beam while closing; the reversal keeps the
       // ids of the movement it interrupted.
