@@ -9,13 +9,17 @@ import { SerialKeypad } from '../keypad/keypad.js';
 import { Agent, type KeypadSource } from '../runtime/agent.js';
 import { readStatus } from '../runtime/status-file.js';
 import { openHardware } from './hardware.js';
+import { guardRelay } from './relay-guard.js';
 
 export interface Io {
   out(line: string): void;
   err(line: string): void;
 }
 
-/** `run`: the agent until SIGTERM/SIGINT, then a graceful shutdown (relay released, database closed). */
+/**
+ * `run`: the agent until SIGTERM/SIGINT, then a graceful shutdown (relay released, database closed). A second signal
+ * or a crash releases the relay before the process ends (see guardRelay).
+ */
 export async function runAgent(configPath: string, io: Io): Promise<number> {
   const config = loadConfig(configPath);
   const hardware = await openHardware(config);
@@ -25,25 +29,25 @@ export async function runAgent(configPath: string, io: Io): Promise<number> {
     onEntry: (listener) => serialKeypad.events.on('pin', (e) => listener(e.pin)),
     feedback: (accepted) => (accepted ? serialKeypad.accept() : serialKeypad.reject()),
   };
+  // Installed before anything can pulse the relay, removed only after the graceful stop has released it.
+  const guard = guardRelay({ relay: hardware.io.relay, say: (line) => io.out(line) });
   const agent = new Agent({ config, door: hardware.door, ...(keypad ? { keypad } : {}) });
-  await agent.start();
-  await autoClose.start();
-  await serialKeypad?.start();
+  try {
+    await agent.start();
+    await autoClose.start();
+    await serialKeypad?.start();
+  } catch (error) {
+    // Nothing has pulsed yet; the caller reports the error and the process ends as it would without the guard.
+    guard.dispose();
+    throw error;
+  }
   io.out(`keyway-agent ${config.deviceId} running (broker ${config.broker.url}, data ${config.dataDir}); SIGTERM stops it`);
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      io.out(`received ${signal}; shutting down`);
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      resolve();
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  await guard.stopRequested;
   await serialKeypad?.stop();
   await autoClose.stop();
   await agent.stop();
   await hardware.close();
+  guard.dispose();
   io.out('stopped cleanly');
   return 0;
 }
