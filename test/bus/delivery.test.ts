@@ -120,6 +120,33 @@ describe('bus delivery', () => {
     await waitFor(async () => (await hub.bus.subscriberStats('slowhook')).queued === 0, 2000, 'ack');
   });
 
+  it('does not deliver an event a second time while its first attempt still runs past the bus lease', async () => {
+    // A lease of 1 s and attempts allowed 5 s: the lease taken for each claim must cover the attempt's limit.
+    hub = await startBus({ leaseMs: 1000 });
+    const calls: string[] = [];
+    await hub.bus.declareSubscriber({
+      name: 'slow',
+      account: 'notify',
+      types: ['keyway.delivery.DeliveryScheduled'],
+      timeoutMs: 5000,
+      target: {
+        kind: 'handler',
+        handler: async (e) => {
+          calls.push(e.id);
+          await new Promise((r) => setTimeout(r, 2500));
+        },
+      },
+    });
+    const events = [scheduled(), scheduled(), scheduled()];
+    await hub.bus.publishAs('delivery', events);
+    // Once the first leases would have expired, another event wakes the worker to claim again.
+    await new Promise((r) => setTimeout(r, 1500));
+    const later = scheduled();
+    await hub.bus.publishAs('delivery', [later]);
+    await waitFor(async () => (await hub.bus.subscriberStats('slow')).queued === 0, 10_000, 'the four deliveries to finish');
+    expect(calls.sort()).toEqual([...events, later].map((e) => e.id).sort());
+  }, 15_000);
+
   it('publishes to an MQTT target through the injected publish function', async () => {
     const sent: { topic: string; payload: string }[] = [];
     hub = await startBus({ mqttPublish: (topic, payload) => Promise.resolve(void sent.push({ topic, payload })) });

@@ -8,6 +8,9 @@ import { withTimeout, type TargetInvoker } from './targets.js';
 import { applyTransformer } from './transform.js';
 import type { InputTransformer } from './types.js';
 
+/** Time beyond an attempt's limit for its outcome to be written before its lease may expire. */
+const LEASE_MARGIN_MS = 5_000;
+
 export interface WorkerSettings {
   name: string;
   concurrency: number;
@@ -172,7 +175,9 @@ export class DeliveryWorker {
           const rows = await this.deps.store.claim(this.settings.name, {
             limit: free,
             now: round === 1 ? now : this.deps.clock(),
-            leaseMs: this.deps.leaseMs,
+            // Never shorter than an attempt may run: an expired lease lets another pass claim the row again while its
+            // first attempt is still running, and the event is delivered twice at once.
+            leaseMs: Math.max(this.deps.leaseMs, this.settings.timeoutMs + LEASE_MARGIN_MS),
             orderedBySubject: this.settings.orderedBySubject,
           });
           const launched = rows.map((row) => this.launch(row));
