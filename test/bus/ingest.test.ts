@@ -91,6 +91,15 @@ describe('bus ingest', () => {
     expect((await hub.bus.subscriberStats('notify-sms')).queued).toBe(0);
   });
 
+  it('refuses one event over 256 KB as EVENT_TOO_LARGE, alone, and keeps the entries beside it', async () => {
+    const huge = { ...scheduled(), data: { ...scheduled().data, note: 'x'.repeat(300_000) } };
+    const small = scheduled();
+    const results = await hub.bus.publish(key, [huge, small]);
+    expect(results.map((r) => (r.status === 'rejected' ? r.error.code : r.status))).toEqual(['EVENT_TOO_LARGE', 'accepted']);
+    await waitFor(() => seen.length === 1, 2000, 'delivery of the small entry');
+    expect(seen[0]!.event.id).toBe(small.id);
+  });
+
   it('refuses every entry of an unknown or revoked API key', async () => {
     const [unknown] = await hub.bus.publish('kw_not-a-key', [scheduled()]);
     expect(unknown).toMatchObject({ status: 'rejected', error: { code: 'UNAUTHENTICATED' } });

@@ -227,7 +227,11 @@ export class Ingest {
       });
     }
     if (!checkBytes) return undefined;
-    const bytes = entries.reduce<number>((sum, e) => sum + entryBytes(e), 0);
+    // An entry over the event limit is refused on its own (EVENT_TOO_LARGE); it does not make the batch too large.
+    const bytes = entries.reduce<number>((sum, e) => {
+      const size = entryBytes(e);
+      return size > MAX_EVENT_BYTES ? sum : sum + size;
+    }, 0);
     if (bytes > MAX_BATCH_BYTES) {
       return new KeywayError(
         ErrorCode.BatchTooLarge,
