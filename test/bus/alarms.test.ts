@@ -46,10 +46,12 @@ describe('bus alarms', () => {
     expect(JSON.parse(server.requests[0]!.body)).toMatchObject({ subscriber: 'sms', state: 'raised' });
     expect(await hub.bus.metrics.getSingleMetricAsString('keyway_bus_alarm_raised')).toMatch(/metric="dlq-depth"} 1/);
 
-    // a second evaluation with nothing changed raises nothing new
+    // a second evaluation with nothing changed raises nothing new, and a window without attempts (no evidence either
+    // way, as while a circuit is open) does not clear the failure rate
     await hub.bus.evaluateAlarms();
     await new Promise((r) => setTimeout(r, 50));
     expect(alarms.filter((a) => a.metric === 'dlq-depth')).toHaveLength(1);
+    expect(alarms.filter((a) => a.metric === 'failure-rate')).toHaveLength(1);
 
     healthy = true;
     await hub.bus.redrive('sms');

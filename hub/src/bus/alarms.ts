@@ -75,17 +75,20 @@ export class AlarmMonitor {
         const now = this.deps.clock();
         const stats = await this.deps.store.stats(name, now);
         const attempts = window.delivered + window.failed;
-        const values: Record<AlarmMetric, number> = {
+        // A window without attempts says nothing about failures or latency (an open circuit sends one probe per few
+        // seconds): those alarms keep their state rather than clearing for lack of evidence.
+        const values: Record<AlarmMetric, number | undefined> = {
           'dlq-depth': stats.dead,
           'queue-depth': stats.queued,
           'oldest-age-ms': stats.oldestEnqueuedAt === null ? 0 : now - stats.oldestEnqueuedAt,
-          'failure-rate': attempts === 0 ? 0 : window.failed / attempts,
-          'p90-latency-ms': p90(window.latenciesMs),
+          'failure-rate': attempts === 0 ? undefined : window.failed / attempts,
+          'p90-latency-ms': window.latenciesMs.length === 0 ? undefined : p90(window.latenciesMs),
         };
         for (const metric of Object.keys(THRESHOLD_OF) as AlarmMetric[]) {
           const threshold = thresholds[THRESHOLD_OF[metric]];
-          if (threshold === undefined) continue;
-          await this.transition(name, metric, threshold, values[metric], thresholds.webhookUrl, now);
+          const value = values[metric];
+          if (threshold === undefined || value === undefined) continue;
+          await this.transition(name, metric, threshold, value, thresholds.webhookUrl, now);
         }
       } catch (error) {
         this.deps.log.error({ subscriber: name, err: describeError(error) }, 'alarm evaluation failed');
