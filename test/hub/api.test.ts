@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent } from '@keyway/shared/client';
+import { until } from '../../scripts/support/until.js';
 import { startTestHub, type TestHub } from './start-hub.js';
 
 let t: TestHub;
@@ -142,6 +143,34 @@ describe('the hub HTTP API', () => {
     expect((await t.call('GET', '/v1/schemas/keyway.access.GrantIssued')).body.versions).toHaveLength(1);
     const deprecate = await t.call('POST', '/v1/schemas/keyway.access.GrantIssued/versions/1/deprecate', { sunset: '2030-01-01T00:00:00Z' }, notifyKey);
     expect(deprecate.status).toBe(403);
+  });
+
+  it('announces a deprecation as SchemaDeprecated and marks what is published with the deprecated version', async () => {
+    const announced: Array<{ eventType: string; version: number; sunset?: string; actor: string }> = [];
+    await t.hub.internals.bus.declareSubscriber({
+      name: 'ops.schema-watch',
+      account: 'ops',
+      types: ['keyway.platform.SchemaDeprecated'],
+      target: { kind: 'handler', handler: (e) => void announced.push(e.data as (typeof announced)[number]) },
+    });
+    const doc = (version: number) => ({
+      $schema: 'http://json-schema.org/draft-04/schema#',
+      id: `https://keyway.dev/schemas/ops/Probe.v${version}.json`,
+      type: 'object',
+      properties: { n: { type: 'integer' } },
+      'x-keyway': { type: 'keyway.ops.Probe', version, owner: 'ops', consumers: ['ops'], status: 'active' },
+    });
+    for (const v of [1, 2]) expect((await t.call('POST', '/v1/schemas', { document: doc(v) })).status).toBe(201);
+    const deprecated = await t.call('POST', '/v1/schemas/keyway.ops.Probe/versions/1/deprecate', { sunset: '2099-01-01', replacement: 'keyway.ops.Probe v2' });
+    expect(deprecated.status).toBe(200);
+    await until('the SchemaDeprecated event', () => announced.length === 1, 5000);
+    expect(announced[0]).toMatchObject({ eventType: 'keyway.ops.Probe', version: 1, sunset: '2099-01-01T00:00:00.000Z' });
+    const opsKey = (await t.call('POST', '/v1/accounts/ops/keys')).body.apiKey as string;
+    const event = (version: number) => ({ specversion: '1.0', id: `probe-${version}`, source: 'keyway://service/ops', type: 'keyway.ops.Probe', time: at, dataschema: `https://keyway.dev/schemas/ops/Probe.v${version}.json`, datacontenttype: 'application/json', data: { n: 1 } });
+    const published = await t.call('POST', '/v1/events', { entries: [event(1), event(2)] }, opsKey);
+    expect(published.body.entries[0]).toMatchObject({ status: 'accepted', deprecated: { version: 1, sunset: '2099-01-01', replacement: 'keyway.ops.Probe v2' } });
+    expect(published.body.entries[1].status).toBe('accepted');
+    expect(published.body.entries[1].deprecated).toBeUndefined();
   });
 
   it('declares a webhook subscriber in the caller account and shows its DLQ', async () => {

@@ -59,6 +59,7 @@ export function schemaRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const account = requireAccount(ctx, request, owner ? [owner] : [], `deprecate ${type}`);
       const body = request.body as { sunset: string; replacement?: string };
       const schema = await registry.deprecate(type, Number(version), { actor: account, sunset: body.sunset, ...(body.replacement ? { replacement: body.replacement } : {}) });
+      await ctx.bus.announceDeprecation({ eventType: type, version: schema.version, sunset: body.sunset, ...(body.replacement ? { replacement: body.replacement } : {}), actor: account });
       return { type: schema.type, version: schema.version, status: schema.meta.status, sunset: schema.meta.sunset };
     },
   );

@@ -294,6 +294,23 @@ export class Bus {
     this.emitting.add(p);
   }
 
+  /**
+   * Tells subscribers (ops, the teams that consume the type) that a schema version was deprecated: a
+   * keyway.platform.SchemaDeprecated event, published as the platform account, with the type as its subject.
+   */
+  async announceDeprecation(d: { eventType: string; version: number; sunset: string; replacement?: string; actor: string }): Promise<void> {
+    const sunset = new Date(d.sunset.length === 10 ? `${d.sunset}T00:00:00.000Z` : d.sunset);
+    const data = {
+      eventType: d.eventType,
+      version: d.version,
+      ...(Number.isNaN(sunset.getTime()) ? {} : { sunset: sunset.toISOString() }),
+      ...(d.replacement ? { replacement: d.replacement } : {}),
+      actor: d.actor.slice(0, 128),
+      at: new Date(this.clock()).toISOString(),
+    };
+    await this.emit('keyway.platform.SchemaDeprecated', data, d.eventType);
+  }
+
   /** Publishes one of the bus's own events as the platform account. */
   private async emit(type: string, data: unknown, subject: string | undefined): Promise<void> {
     if (!this.started) return;

@@ -10,7 +10,7 @@ import {
   type EventEnvelope,
   type Logger,
 } from '@keyway/shared';
-import type { PublishEntryResult } from '@keyway/shared/client';
+import type { DeprecationNotice, PublishEntryResult } from '@keyway/shared/client';
 import type { AppendInput, BusStore } from '../storage/types.js';
 import type { GroupCommit } from './group-commit.js';
 import type { BusMetrics } from './metrics.js';
@@ -148,7 +148,7 @@ export class Ingest {
     const { metrics } = this.deps;
 
     const results: PublishEntryResult[] = new Array<PublishEntryResult>(entries.length);
-    const toAppend: { index: number; input: AppendInput; event: EventEnvelope }[] = [];
+    const toAppend: { index: number; input: AppendInput; event: EventEnvelope; deprecated: DeprecationNotice | undefined }[] = [];
     entries.forEach((raw, index) => {
       try {
         const { event, schema } = this.deps.validator.validateEvent(raw, new Date(this.deps.clock()));
@@ -166,9 +166,11 @@ export class Ingest {
           );
         }
         const subscribers = this.deps.route(event);
+        const { meta } = schema;
         toAppend.push({
           index,
           event,
+          deprecated: meta.status === 'deprecated' && meta.sunset !== undefined ? { version: schema.version, sunset: meta.sunset, ...(meta.replacement ? { replacement: meta.replacement } : {}) } : undefined,
           input: {
             // Per publishing account: another account reusing this source and id (device event ids are predictable)
             // must not turn the real event into a "duplicate" that is acknowledged and never delivered.
@@ -196,6 +198,7 @@ export class Ingest {
             id: a.event.id,
             source: a.event.source,
             seq: o.seq,
+            ...(a.deprecated ? { deprecated: a.deprecated } : {}),
           };
           if (!o.duplicate) for (const s of a.input.subscribers) woken.add(s);
         });

@@ -7,7 +7,7 @@ export interface EventValidator {
   validateEvent(
     input: unknown,
     now?: Date,
-  ): { event: EventEnvelope; schema: { meta: { owner: string } }; deprecated: boolean };
+  ): { event: EventEnvelope; schema: { version: number; meta: { owner: string; status?: string; sunset?: string; replacement?: string } }; deprecated: boolean };
   /** Accounts that may consume the type; empty for an unknown type. */
   consumers(type: string): string[];
   owner(type: string): string | undefined;

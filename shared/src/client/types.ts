@@ -11,10 +11,17 @@ export type KeywayEventVersion<T extends EventType, V extends keyof EventVersion
   EventVersionMap[T][V]
 >;
 
+/** Set on an entry published with a deprecated schema version: it is still accepted until its sunset. */
+export interface DeprecationNotice {
+  version: number;
+  sunset: string;
+  replacement?: string;
+}
+
 /** Per-entry outcome of a publish, like EventBridge PutEvents: one bad entry never fails the others. */
 export type PublishEntryResult =
-  | { status: 'accepted'; id: string; source: string; seq: number }
-  | { status: 'duplicate'; id: string; source: string; seq: number }
+  | { status: 'accepted'; id: string; source: string; seq: number; deprecated?: DeprecationNotice }
+  | { status: 'duplicate'; id: string; source: string; seq: number; deprecated?: DeprecationNotice }
   | { status: 'rejected'; id?: string; source?: string; error: { code: ErrorCode; message: string; details?: Record<string, unknown> } };
 
 export interface Publisher {
