@@ -27,6 +27,9 @@ import type { DeviceDownlink } from './services/downlink.js';
 
 export const SERVICE_ACCOUNTS = ['platform', 'access', 'delivery', 'notify', 'device-gateway', 'ops'] as const;
 
+/** How often a replica on PostgreSQL applies schema changes made through the other replicas. */
+export const REGISTRY_REFRESH_MS = 2000;
+
 export interface HubConfig {
   /** Where SQLite files, the hub key and the admin key live. */
   dataDir: string;
@@ -82,6 +85,7 @@ export class Hub {
   private parts: HubParts | undefined;
   private brokerProbe: BrokerProbe | undefined;
   private sharedPresence: SharedPresenceDownlink | undefined;
+  private registryRefresh: NodeJS.Timeout | undefined;
   private admin = '';
   private publicKeyPem = '';
 
@@ -117,6 +121,14 @@ export class Hub {
     }
     const registry = SchemaRegistry.fromEmbedded({ audit: new AuditTrail(audit) });
     await registry.restore();
+    if (pgOptions) {
+      // Replicas share the audit trail: a version registered or deprecated on another replica is picked up here.
+      this.registryRefresh = setInterval(() => {
+        registry.refresh().catch((error: unknown) => this.log.error({ err: error }, 'could not refresh the schema registry from the shared audit trail'));
+      }, REGISTRY_REFRESH_MS);
+      this.registryRefresh.unref();
+      undo.push(() => this.stopRegistryRefresh());
+    }
 
     const busStore = config.busStore ?? (pgOptions ? new PostgresBusStore(pgOptions) : new SqliteBusStore({ path: path.join(config.dataDir, 'bus.db') }));
     const bus = new Bus({ store: busStore, validator: registry, secretBox: SecretBox.fromSigningKey(keys.privateKey), ...(config.busLeaseMs !== undefined ? { leaseMs: config.busLeaseMs } : {}), ...(config.clock ? { clock: config.clock } : {}) });
@@ -225,7 +237,13 @@ export class Hub {
     await parts.gateway.stop();
     await parts.bus.stop();
     await parts.state.close();
+    this.stopRegistryRefresh();
     if (parts.audit instanceof PostgresAuditStore) await parts.audit.close();
+  }
+
+  private stopRegistryRefresh(): void {
+    clearInterval(this.registryRefresh);
+    this.registryRefresh = undefined;
   }
 
   get httpUrl(): string {

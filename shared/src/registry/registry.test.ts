@@ -170,6 +170,28 @@ describe('restoring the registry from its audit trail', () => {
     const third = SchemaRegistry.fromEmbedded({ audit: new AuditTrail(new FileAuditStore(file)) });
     await expect(third.restore()).rejects.toMatchObject({ code: ErrorCode.AuditTampered });
   });
+
+  it('picks up what another registry sharing the trail registered and deprecated since, on refresh', async () => {
+    const file = path.join(dir, 'audit.jsonl');
+    const a = SchemaRegistry.fromEmbedded({ audit: new AuditTrail(new FileAuditStore(file)) });
+    const b = SchemaRegistry.fromEmbedded({ audit: new AuditTrail(new FileAuditStore(file)) });
+    await a.restore();
+    await b.restore();
+    expect(await b.refresh()).toBe(0);
+    const v3 = structuredClone(SCHEMA_DOCUMENTS.find((d) => d.file === 'device/DoorStateChanged.v2.json')!.document);
+    v3.id = String(v3.id).replace('.v2.', '.v3.');
+    Object.assign(v3['x-keyway'] as object, { version: 3 });
+    await a.register(v3, { actor: 'alice' });
+    expect(b.get('keyway.device.DoorStateChanged', 3)).toBeUndefined();
+    expect(await b.refresh()).toBe(1);
+    expect(b.latest('keyway.device.DoorStateChanged')?.version).toBe(3);
+    await a.deprecate('keyway.device.DoorStateChanged', 2, { actor: 'alice', sunset: '2028-01-01' });
+    expect(await b.refresh()).toBe(1);
+    expect(b.get('keyway.device.DoorStateChanged', 2)?.meta).toMatchObject({ status: 'deprecated', sunset: '2028-01-01' });
+    // Its own registrations come back through the trail too, and are already known.
+    expect(await a.refresh()).toBe(2);
+    expect(await a.refresh()).toBe(0);
+  });
 });
 
 function probeDoc(version: number, properties: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {

@@ -5,7 +5,7 @@ import { eventJson, MAX_EVENT_BYTES, schemaIdFor, type EventEnvelope } from '../
 import { ErrorCode, KeywayError } from '../errors.js';
 import { SCHEMA_DOCUMENTS } from '../generated/schemas.js';
 import { createLogger } from '../log.js';
-import { AuditTrail, MemoryAuditStore } from './audit.js';
+import { AuditTrail, MemoryAuditStore, type AuditRecord } from './audit.js';
 import { checkCompatibility, type CompatibilityMode } from './compatibility.js';
 import { createDraft04Ajv, ignoreRefSiblings, toIssues } from './draft04.js';
 import { parseEnvelope } from './envelope-shape.js';
@@ -76,6 +76,8 @@ function sunsetTime(sunset: string): number {
 
 export class SchemaRegistry {
   readonly audit: AuditTrail;
+  /** The last audit entry applied to memory (see refresh). */
+  private appliedSeq = 0;
   private readonly ajv = createDraft04Ajv();
   private readonly byType = new Map<string, Entry[]>();
   private readonly byId = new Map<string, Entry>();
@@ -163,7 +165,29 @@ export class SchemaRegistry {
       throw new KeywayError(ErrorCode.AuditTampered, `the schema audit trail is broken at entry ${verification.brokenAt}: ${verification.reason}`, { details: verification });
     }
     const records = await this.audit.list();
+    this.apply(records);
+    return records.length;
+  }
+
+  /**
+   * Applies the audit entries appended since the last restore or refresh, by this process or by another sharing the
+   * same trail (hub replicas on one PostgreSQL): a version registered or deprecated on one replica becomes known to
+   * the others. Returns how many entries were new.
+   */
+  async refresh(): Promise<number> {
+    const fresh = (await this.audit.list()).filter((r) => r.seq > this.appliedSeq);
+    if (fresh.length === 0) return 0;
+    const verification = await this.audit.verify();
+    if (!verification.ok) {
+      throw new KeywayError(ErrorCode.AuditTampered, `the schema audit trail is broken at entry ${verification.brokenAt}: ${verification.reason}`, { details: verification });
+    }
+    this.apply(fresh);
+    return fresh.length;
+  }
+
+  private apply(records: readonly AuditRecord[]): void {
     for (const r of records) {
+      this.appliedSeq = Math.max(this.appliedSeq, r.seq);
       if (r.action === 'register') {
         // Size limits are not applied again: the trail is verified, and a version accepted before they existed stays.
         if (!this.get(r.type, r.version)) this.add(r.detail.document as JsonSchemaDocument, `audit entry ${r.seq}`, (r.detail.mode as CompatibilityMode | undefined) ?? 'NONE', false);
@@ -175,7 +199,6 @@ export class SchemaRegistry {
             : { ...entry.schema.meta, status: 'deprecated', sunset: String(r.detail.sunset), ...(typeof r.detail.replacement === 'string' ? { replacement: r.detail.replacement } : {}) };
       }
     }
-    return records.length;
   }
 
   async deprecate(type: string, version: number, options: { actor: string; sunset: string; replacement?: string }): Promise<RegisteredSchema> {
