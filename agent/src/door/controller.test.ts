@@ -82,6 +82,23 @@ describe('door controller against the simulated garage', () => {
       for (const m of moves) expect(m.kind === 'state' && m.event.cause).toEqual(REMOTE);
     });
 
+    it('when a close would press just as the door reaches closed (inside the switch debounce), it presses nothing', async () => {
+      // The agent restarted while the door was closing (state unknown); the close's warning ends 10 ms after the door
+      // has reached the closed switch, before the 50 ms debounce reports it.
+      h = await createHarness({ position: 1, travelMs: 20_000, config: { pulseMs: 500, pressGapMs: 1000, switchDebounceMs: 50, startTimeoutMs: 3000, travelTimeoutMs: 30_000 } });
+      h.garage.door.pressWallButton();
+      const t0 = Date.now();
+      await vi.advanceTimersByTimeAsync(3000);
+      await h.restart();
+      expect(h.door.currentState).toBe('unknown');
+      await vi.advanceTimersByTimeAsync(t0 + 20_000 - 5000 + 10 - Date.now());
+      const result = await settle(h.door.close(REMOTE), 60_000, 10);
+      expect(result).toMatchObject({ outcome: 'completed', state: 'closed', presses: 0 });
+      await vi.advanceTimersByTimeAsync(25_000);
+      expect(h.garage.door.position).toBe(0);
+      expect(h.garage.door.presses.filter((p) => p.source === 'relay')).toHaveLength(0);
+    });
+
     it('when told to close a closed door, it presses nothing; when told to open an open door, it presses nothing', async () => {
       h = await createHarness({ position: 0 });
       expect(await h.door.close(REMOTE)).toEqual({ outcome: 'already', state: 'closed', presses: 0 });

@@ -299,6 +299,13 @@ export class DoorController {
     if (gap > 0) await sleep(this.clock, gap, ctx.abort.signal);
     if (mayStartClose) this.throwIfObstructed();
     if (this.state !== decidedOn) return false;
+    if (this.arrivingAtLimit()) {
+      // A limit switch has just made but its debounce has not reported it: the door has arrived (or is arriving)
+      // where the state does not yet say. A press now would send a door that just closed back up. Let the state
+      // catch up, then the caller decides again.
+      await this.waitUntil(ctx, () => !this.arrivingAtLimit(), 2 * this.config.switchDebounceMs + 10);
+      return false;
+    }
     ctx.presses++;
     try {
       await this.io.relay.write(true);
@@ -311,6 +318,11 @@ export class DoorController {
       this.lastPressEnd = this.clock.now();
     }
     return true;
+  }
+
+  /** A raw limit switch reads made while the debounced state is not yet that end. */
+  private arrivingAtLimit(): boolean {
+    return (this.io.closedSwitch.read() && this.state !== 'closed') || (this.io.openSwitch.read() && this.state !== 'open');
   }
 
   private async ensureWarned(signal: AbortSignal): Promise<void> {
