@@ -340,12 +340,29 @@ describe('door controller against the simulated garage', () => {
       expect(h.door.currentState).toBe('open');
     });
 
-    it('when the closed sensor is dead, a close ends in fault after a bounded number of presses', async () => {
+    it('when the closed sensor is dead, a close ends in fault after its one press, leaving the door closed', async () => {
       h = await createHarness({ position: 1 });
       h.garage.door.injectFault('dead-closed-sensor');
       const error: unknown = await settle(h.door.close(REMOTE).catch((e: unknown) => e));
       expect(isKeywayError(error, 'DOOR_FAULT')).toBe(true);
-      expect(relayEdges()).toBeLessThanOrEqual(4);
+      // Pressing again would send the door, closed but unseen, back up.
+      expect(relayEdges()).toBe(1);
+      expect(h.garage.door.position).toBe(0);
+      expect(h.door.currentState).toBe('fault');
+    });
+
+    it('when the closed sensor is dead and the door is closed at start (unknown), a close presses at most twice and leaves it closed', async () => {
+      h = await createHarness({ position: 0 });
+      h.garage.door.injectFault('dead-closed-sensor');
+      await h.restart();
+      expect(h.door.currentState).toBe('unknown');
+      const error: unknown = await settle(h.door.close(REMOTE).catch((e: unknown) => e));
+      expect(isKeywayError(error, 'DOOR_FAULT')).toBe(true);
+      await vi.advanceTimersByTimeAsync(30_000);
+      // From unknown the direction is unobservable: one warned press may open it, and then the controller stops
+      // pressing instead of cycling the door.
+      expect(relayEdges()).toBeLessThanOrEqual(2);
+      expect(h.garage.door.position).toBe(0);
     });
 
     it('when both limit switches report made, the state is fault and commands are refused; it recovers when they agree', async () => {

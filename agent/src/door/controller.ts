@@ -61,6 +61,8 @@ export class DoorController {
   private readonly waiters = new Set<() => void>();
   private warningSince: number | null = null;
   private obstructionCount = 0;
+  /** The last movement ran out of travel time without reaching either limit switch (set by the travel timer). */
+  private travelTimedOut = false;
   private lastPressEnd = Number.NEGATIVE_INFINITY;
   private started = false;
 
@@ -215,10 +217,10 @@ export class DoorController {
           // A repeat press after one that did not move the door may meet an opener that
           // remembers "up" (someone stopped it just off the switch): it could go down.
           if (!(await this.press(ctx, ctx.presses > 0))) break;
-          if (await this.waitUntil(ctx, () => this.state !== 'closed', this.config.startTimeoutMs)) await this.waitArrival(ctx);
+          if (await this.waitUntil(ctx, () => this.state !== 'closed', this.config.startTimeoutMs)) await this.arriveOrGiveUp(ctx);
           break;
         case 'opening':
-          await this.waitArrival(ctx);
+          await this.arriveOrGiveUp(ctx);
           break;
         case 'closing':
           // Stopping a closing door could start a close if the open switch has died: warn first.
@@ -229,7 +231,7 @@ export class DoorController {
         case 'unknown':
           // Mid-travel the opener's next direction is not observable: treat it as a possible close.
           if (!(await this.press(ctx, true))) break;
-          await this.waitUntil(ctx, () => this.atLimitOrFault(), this.config.travelTimeoutMs);
+          await this.limitOrGiveUp(ctx);
           break;
         case 'fault':
           this.throwIfFault();
@@ -251,10 +253,10 @@ export class DoorController {
           return this.result(ctx, 'completed');
         case 'open':
           if (!(await this.press(ctx, true))) break;
-          if (await this.waitUntil(ctx, () => this.state !== 'open', this.config.startTimeoutMs)) await this.waitArrival(ctx);
+          if (await this.waitUntil(ctx, () => this.state !== 'open', this.config.startTimeoutMs)) await this.arriveOrGiveUp(ctx);
           break;
         case 'closing':
-          await this.waitArrival(ctx);
+          await this.arriveOrGiveUp(ctx);
           break;
         case 'opening':
           if (!(await this.press(ctx, true))) break;
@@ -263,7 +265,7 @@ export class DoorController {
         case 'stopped':
         case 'unknown':
           if (!(await this.press(ctx, true))) break;
-          await this.waitUntil(ctx, () => this.atLimitOrFault(), this.config.travelTimeoutMs);
+          await this.limitOrGiveUp(ctx);
           break;
         case 'fault':
           this.throwIfFault();
@@ -337,6 +339,26 @@ export class DoorController {
     this.warningSince = active ? this.clock.now() : null;
     await this.io.warning.write(active);
     this.events.emit('warning', { active, at: this.clock.now() });
+  }
+
+  /**
+   * Waits for the movement to end; one that ran out of travel time without reaching a limit switch is a fault (a dead
+   * reed switch or a jam): pressing again could send a door that did arrive, unseen, back the other way.
+   */
+  private async arriveOrGiveUp(ctx: ActiveCommand): Promise<void> {
+    const obstructions = this.obstructionCount;
+    await this.waitArrival(ctx);
+    if (this.state === 'stopped' && this.travelTimedOut && this.obstructionCount === obstructions) {
+      this.giveUp(`the door ran its full travel time without reaching a limit switch (${ctx.action}); check the reed switches and the door`);
+    }
+  }
+
+  /** After a press from mid-travel: the door must reach an end within the travel time, or something is wrong. */
+  private async limitOrGiveUp(ctx: ActiveCommand): Promise<void> {
+    const obstructions = this.obstructionCount;
+    if (await this.waitUntil(ctx, () => this.atLimitOrFault(), this.config.travelTimeoutMs)) return;
+    if (this.obstructionCount !== obstructions) return;
+    this.giveUp(`the door did not reach either limit switch within the travel time after a press from mid-travel (${ctx.action}); check the reed switches and the door`);
   }
 
   private waitArrival(ctx: ActiveCommand): Promise<boolean> {
@@ -420,9 +442,12 @@ export class DoorController {
     this.state = next;
     this.clearTravelTimer();
     if (isMoving(next)) {
+      this.travelTimedOut = false;
       this.travelTimer = this.clock.setTimeout(() => {
         this.travelTimer = undefined;
-        if (isMoving(this.state)) this.setState('stopped', this.movementCause);
+        if (!isMoving(this.state)) return;
+        this.travelTimedOut = true;
+        this.setState('stopped', this.movementCause);
       }, this.config.travelTimeoutMs);
     }
     this.events.emit('stateChanged', { state: next, previous, cause, at: this.clock.now() });
