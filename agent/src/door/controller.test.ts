@@ -137,6 +137,23 @@ describe('door controller against the simulated garage', () => {
       expect(await h.door.halt({ kind: 'command', commandId: 'stop-2' })).toMatchObject({ outcome: 'already', presses: 0 });
     });
 
+    it('when a stop supersedes a close during its press, before the door has left the open switch, it still stops the door', async () => {
+      // A slow opener: the open switch releases 1.2 s after the press, after the stop arrived.
+      h = await createHarness({ position: 1, travelMs: 120_000, config: { pulseMs: 500, pressGapMs: 1000, switchDebounceMs: 50, startTimeoutMs: 3000, travelTimeoutMs: 120_000 } });
+      let halted: Promise<unknown> | undefined;
+      h.door.events.on('relayPulse', () => {
+        setTimeout(() => (halted = h.door.halt({ kind: 'command', commandId: 'stop' }).catch((e: unknown) => e)), 100);
+      });
+      const closing = h.door.close(REMOTE).catch((e: unknown) => e);
+      await vi.advanceTimersByTimeAsync(5000 + 100 + 50);
+      expect(isKeywayError(await settle(closing), 'COMMAND_REJECTED')).toBe(true);
+      const stopped = await settle(halted!, 30_000);
+      expect(stopped).toMatchObject({ outcome: 'completed', state: 'stopped', presses: 1 });
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(h.garage.door.currentMotion).toBe('still');
+      expect(h.garage.door.position).toBeGreaterThan(0.8);
+    });
+
     it('when the open switch dies on a door resting open, a stop does not start it down unwarned', async () => {
       h = await createHarness({ position: 1 });
       h.garage.door.injectFault('dead-open-sensor');

@@ -196,7 +196,14 @@ export class DoorController {
   }
 
   private async doStop(ctx: ActiveCommand): Promise<CommandResult> {
-    if (!isMoving(this.state)) return this.result(ctx, 'already');
+    if (!isMoving(this.state)) {
+      // Just after a press (a close this stop superseded, say) the door may be starting while its limit switch is
+      // still made: wait for the start before answering "already", or the door runs on unwatched.
+      const sincePress = this.clock.now() - this.lastPressEnd;
+      const atLimit = this.state === 'open' || this.state === 'closed';
+      const starting = atLimit && sincePress < this.config.startTimeoutMs && (await this.waitUntil(ctx, () => isMoving(this.state), this.config.startTimeoutMs - sincePress));
+      if (!starting) return this.result(ctx, 'already');
+    }
     if (!(await this.press(ctx, this.pressMayStartClose()))) return this.result(ctx, 'already');
     // Reed switches cannot see a halt mid-travel; the press is the evidence, and a limit
     // switch corrects it if the door arrives after all.
