@@ -38,6 +38,21 @@ describe('agent config', () => {
     expect(result.problems[0]?.allowed).toMatch(/hubPublicKey/);
   });
 
+  it('on real GPIO, a relay pin whose power-on pull would energise the relay is refused unless an external pull is declared', () => {
+    const gpio = (extra: Record<string, unknown>) => ({ ...minimal, gpio: { binding: 'sysfs', ...extra } });
+    expect(validateConfig(gpio({})).ok).toBe(true);
+    const activeLow = validateConfig(gpio({ relayActiveLow: true }));
+    expect(activeLow.ok).toBe(false);
+    if (activeLow.ok) return;
+    expect(activeLow.problems[0]?.key).toBe('gpio.pins.relay');
+    expect(formatProblems(activeLow.problems)).toMatch(/pulled low at power-on/);
+    expect(validateConfig(gpio({ relayActiveLow: true, pins: { relay: 5, warning: 27, closedSwitch: 22, openSwitch: 23, beam: 24 } })).ok).toBe(true);
+    expect(validateConfig(gpio({ pins: { relay: 14, warning: 27, closedSwitch: 22, openSwitch: 23, beam: 24 } })).ok).toBe(false);
+    expect(validateConfig(gpio({ relayActiveLow: true, relayExternalPull: true })).ok).toBe(true);
+    // The simulator models a correctly wired pin.
+    expect(validateConfig({ ...minimal, gpio: { relayActiveLow: true } }).ok).toBe(true);
+  });
+
   it('two lines on the same pin are refused', () => {
     const result = validateConfig({ ...minimal, gpio: { pins: { relay: 17, warning: 17, closedSwitch: 22, openSwitch: 23, beam: 24 } } });
     expect(result.ok).toBe(false);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { relayPowerOnWarning } from '../hal/power-on.js';
 
 const pin = z.number().int().min(0).max(53).describe('BCM GPIO number 0-53');
 const path = z.string().min(1).describe('a file path');
@@ -36,6 +37,16 @@ export const AgentConfigSchema = z.strictObject({
         .refine((p) => new Set(Object.values(p)).size === 5, { message: 'every pin must be different' }),
       relayActiveLow: z.boolean().default(false),
       sensorsActiveLow: z.boolean().default(false),
+      relayExternalPull: z
+        .boolean()
+        .default(false)
+        .describe('true only when a resistor on the board holds the relay released from power-on (see WIRING.md)'),
+    })
+    .superRefine((g, ctx) => {
+      // On real hardware, a relay pin whose reset pull energises the relay could move the door at every boot.
+      if (g.binding === 'sim' || g.relayExternalPull) return;
+      const warning = relayPowerOnWarning(g.pins.relay, g.relayActiveLow);
+      if (warning) ctx.addIssue({ code: 'custom', path: ['pins', 'relay'], input: g.pins.relay, message: `${warning}; or set gpio.relayExternalPull: true if a resistor already holds it released` });
     })
     .prefault({}),
   door: z
