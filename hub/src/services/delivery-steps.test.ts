@@ -52,7 +52,11 @@ describe('the delivery workflow', () => {
 
   it('retries the close once after an obstruction, then fails with obstruction and escalates', () => {
     const once = onObstruction(delivery('closing', { closeAttempts: 1 }), 10, t);
-    expect(once).toMatchObject({ next: { state: 'closing', closeAttempts: 2 }, effect: { kind: 'command', action: 'close' } });
+    // Time for the doorway to clear first: an immediate close would meet the beam still broken.
+    expect(once).toMatchObject({ next: { state: 'closing', closeAttempts: 1, deadline: 10 + t.obstructedRetryMs }, effect: { kind: 'none' } });
+    const again = onDeadline(once!.next, 10 + t.obstructedRetryMs, t);
+    expect(again).toMatchObject({ next: { state: 'closing', closeAttempts: 2 }, effect: { kind: 'command', action: 'close' } });
+    expect(again!.next.timeline.at(-1)?.step).toBe('obstruction: closing again after the warning');
     const twice = onObstruction(delivery('closing', { closeAttempts: 2 }), 20, t);
     expect(twice).toMatchObject({ next: { state: 'failed', failureReason: 'obstruction' }, emit: 'DeliveryFailed', effect: { kind: 'none' } });
     expect(onObstruction(delivery('door-open'), 20, t)).toBeUndefined();

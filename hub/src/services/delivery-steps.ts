@@ -65,14 +65,19 @@ export function onDoorState(d: DeliveryRecord, state: string, at: number, t: Wor
   return undefined;
 }
 
-/** The door reversed on an obstruction while closing: retry the close once (with warning), then escalate. */
+/**
+ * The door reversed on an obstruction while closing: close again once (with warning) after obstructedRetryMs, time
+ * for whoever broke the beam to step out of the doorway (an immediate retry would meet the beam still broken and
+ * spend the last attempt); then escalate.
+ */
 export function onObstruction(d: DeliveryRecord, at: number, t: WorkflowTimings): Transition | undefined {
   if (d.state !== 'closing') return undefined;
   if (d.closeAttempts >= t.maxCloseAttempts) return fail(d, 'obstruction', at, 'the beam was broken on every close attempt');
-  return closeAgain(d, at, t, 'obstruction: closing again after the warning');
+  return { next: step(d, 'closing', at, REVERSED_WAIT_STEP, { deadline: at + t.obstructedRetryMs, commandId: null }), effect: { kind: 'none' } };
 }
 
 const OBSTRUCTED_WAIT_STEP = 'close refused, beam broken: closing again shortly';
+const REVERSED_WAIT_STEP = 'obstruction: the door reversed; closing again shortly';
 
 /** How long to wait before closing again when the device was still busy finishing its last command. */
 export const BUSY_RETRY_MS = 2000;
@@ -120,7 +125,7 @@ export function onDeadline(d: DeliveryRecord, at: number, t: WorkflowTimings): T
       return startClose(d, at, t, 'door left open: closing after the warning');
     case 'closing':
       if (d.closeAttempts >= t.maxCloseAttempts) return fail(d, 'door-failed-to-close', at, `the door did not close after ${d.closeAttempts} attempts`);
-      if (d.timeline[d.timeline.length - 1]?.step === OBSTRUCTED_WAIT_STEP) return closeAgain(d, at, t, 'obstruction: closing again after the warning');
+      if ([OBSTRUCTED_WAIT_STEP, REVERSED_WAIT_STEP].includes(d.timeline[d.timeline.length - 1]?.step ?? '')) return closeAgain(d, at, t, 'obstruction: closing again after the warning');
       return closeAgain(d, at, t, 'door did not close: closing again after the warning');
     default:
       return undefined;
