@@ -9,7 +9,12 @@ import { applyTransformer } from './transform.js';
 import type { InputTransformer } from './types.js';
 
 /** Time beyond an attempt's limit for its outcome to be written before its lease may expire. */
-const LEASE_MARGIN_MS = 5_000;
+const LEASE_MARGIN_MS = 2_000;
+
+/** The lease a claim takes: the bus's, but never shorter than an attempt may run plus the margin. */
+export function leaseFor(busLeaseMs: number, timeoutMs: number): number {
+  return Math.max(busLeaseMs, timeoutMs + LEASE_MARGIN_MS);
+}
 
 export interface WorkerSettings {
   name: string;
@@ -177,7 +182,7 @@ export class DeliveryWorker {
             now: round === 1 ? now : this.deps.clock(),
             // Never shorter than an attempt may run: an expired lease lets another pass claim the row again while its
             // first attempt is still running, and the event is delivered twice at once.
-            leaseMs: Math.max(this.deps.leaseMs, this.settings.timeoutMs + LEASE_MARGIN_MS),
+            leaseMs: leaseFor(this.deps.leaseMs, this.settings.timeoutMs),
             orderedBySubject: this.settings.orderedBySubject,
           });
           const launched = rows.map((row) => this.launch(row));
