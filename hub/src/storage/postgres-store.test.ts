@@ -263,7 +263,8 @@ describe.skipIf(!available)('PostgreSQL bus store', () => {
       }
     };
     const writers = [writer(), writer(), writer(), prober()];
-    await new Promise((r) => setTimeout(r, 300));
+    // Load established (an append acknowledged, a ping answered) before the kill, however slow the machine.
+    await expect.poll(() => acked.length > 0 && readiness.length > 0, { timeout: 10_000 }).toBe(true);
     const before = acked.length;
     // immediate: the server is killed without a shutdown checkpoint and replays its WAL on start,
     // as after a crash; only what was fsynced at commit survives.

@@ -76,7 +76,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Te
     url: `${options.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`,
     port,
     async stop() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
         child.kill('SIGTERM');
         await exited;
@@ -96,6 +96,11 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
         resolve(true);
       });
       s.once('error', () => resolve(false));
+      // A connection attempt that hangs counts as not listening yet, so the deadline still holds.
+      s.setTimeout(1000, () => {
+        s.destroy();
+        resolve(false);
+      });
     });
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`port ${port} not listening after ${timeoutMs} ms`);
