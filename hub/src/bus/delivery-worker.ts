@@ -3,6 +3,7 @@ import { describeError, type EventEnvelope, type Logger } from '@keyway/shared';
 import type { BusStore, ClaimedDelivery } from '../storage/types.js';
 import { fullJitterDelay } from './backoff.js';
 import { CircuitBreaker } from './circuit-breaker.js';
+import { DeferDelivery } from './defer.js';
 import type { BusMetrics } from './metrics.js';
 import { withTimeout, type TargetInvoker } from './targets.js';
 import { applyTransformer } from './transform.js';
@@ -263,7 +264,8 @@ export class DeliveryWorker {
         }),
       );
     } catch (error) {
-      await this.failed(row, error);
+      if (error instanceof DeferDelivery) await this.deferred(row, error);
+      else await this.failed(row, error);
       return;
     }
     const now = clock();
@@ -274,6 +276,14 @@ export class DeliveryWorker {
     this.window.delivered += 1;
     if (this.window.latenciesMs.length < MAX_WINDOW_SAMPLES) this.window.latenciesMs.push(latencyMs);
     this.ack(row.deliveryId);
+  }
+
+  /** Not attempted (the handler said so): due again at its time, and the claim's attempt is given back. */
+  private async deferred(row: ClaimedDelivery, deferral: DeferDelivery): Promise<void> {
+    const { store, clock } = this.deps;
+    // Scheduled first, so the row is not due when the release below makes it claimable.
+    await store.retryLater(row.deliveryId, Math.max(deferral.untilMs, clock() + 1), deferral.message.slice(0, 1000));
+    await store.release([row.deliveryId], clock());
   }
 
   private async failed(row: ClaimedDelivery, error: unknown): Promise<void> {

@@ -2,6 +2,7 @@ export { Bus, type BusOptions, type SubscriberStats } from './bus.js';
 export { BusClient, type BusClientOptions } from './client.js';
 export { declareSubscribersFromFile } from './config-file.js';
 export { SecretBox } from './secret-box.js';
+export { DeferDelivery } from './defer.js';
 export { CircuitBreaker, type CircuitState, type CircuitGate } from './circuit-breaker.js';
 export { fullJitterDelay } from './backoff.js';
 export { applyTransformer } from './transform.js';

@@ -1,6 +1,7 @@
 import { createLogger, type EventEnvelope, type Logger } from '@keyway/shared';
 import type { KeywayEvent } from '@keyway/shared/client';
 import { CircuitBreaker } from '../bus/circuit-breaker.js';
+import { DeferDelivery } from '../bus/defer.js';
 import { SIGNATURE_HEADER, signWebhook } from '../bus/webhook-signature.js';
 import type { SubscriberDeclaration } from '../bus/types.js';
 import type { HubStateStore } from '../state/types.js';
@@ -46,11 +47,14 @@ export function describeForCustomer(event: NotifyEvent): Omit<CustomerNotificati
 /** Consecutive failures after which one customer's webhook is left alone for CUSTOMER_CIRCUIT_OPEN_MS. */
 export const CUSTOMER_CIRCUIT_FAILURES = 3;
 export const CUSTOMER_CIRCUIT_OPEN_MS = 5_000;
+/** How long a notification waits while another one probes its customer's half-open circuit. */
+const PROBE_WAIT_MS = 1_000;
 
 /**
  * Notifications: one subscriber in its own account and queue, apart from every other subscriber. Inside it, each
- * customer's webhook has its own circuit: a webhook that keeps failing is skipped (its notifications fail fast and
- * are retried with backoff, then dead-lettered) while every other customer's notifications keep flowing. The
+ * customer's webhook has its own circuit: while a webhook's circuit is open its notifications are deferred (not
+ * attempted, no attempt spent) until the circuit lets a probe through, while every other customer's notifications
+ * keep flowing. Failed calls are retried with backoff, then dead-lettered. The
  * subscriber-wide circuit would do the opposite (one failing customer would hold back all), so it never opens here.
  */
 export function notificationSubscriber(options: { state: HubStateStore; timeoutMs?: number; logger?: Logger; clock?: () => number }): SubscriberDeclaration {
@@ -97,7 +101,9 @@ export function notificationSubscriber(options: { state: HubStateStore; timeoutM
         const gate = circuit.gate(clock());
         // Half-open: one call tries the webhook; the others wait for its answer as if it were still open.
         if (gate === 'blocked' || (gate === 'probe' && probing.has(url))) {
-          throw new Error(`customer webhook failed ${CUSTOMER_CIRCUIT_FAILURES} times in a row; not called until ${new Date(circuit.retryAt).toISOString()}`);
+          // Not an attempt: this notification waits for the circuit, its retries are kept for real calls.
+          const until = gate === 'blocked' ? circuit.retryAt : clock() + PROBE_WAIT_MS;
+          throw new DeferDelivery(until, `customer webhook failed ${CUSTOMER_CIRCUIT_FAILURES} times in a row; not called until ${new Date(until).toISOString()}`);
         }
         if (gate === 'probe') probing.add(url);
         const body = JSON.stringify({ ...note, event: raw });
