@@ -142,7 +142,9 @@ describe('door controller against the simulated garage', () => {
       h = await createHarness({ position: 1, travelMs: 120_000, config: { pulseMs: 500, pressGapMs: 1000, switchDebounceMs: 50, startTimeoutMs: 3000, travelTimeoutMs: 120_000 } });
       let halted: Promise<unknown> | undefined;
       h.door.events.on('relayPulse', () => {
-        setTimeout(() => (halted = h.door.halt({ kind: 'command', commandId: 'stop' }).catch((e: unknown) => e)), 100);
+        setTimeout(() => {
+          halted = h.door.halt({ kind: 'command', commandId: 'stop' }).catch((e: unknown) => e);
+        }, 100);
       });
       const closing = h.door.close(REMOTE).catch((e: unknown) => e);
       await vi.advanceTimersByTimeAsync(5000 + 100 + 50);
@@ -366,6 +368,24 @@ describe('door controller against the simulated garage', () => {
       expect(relayEdges()).toBe(1);
       expect(h.garage.door.position).toBe(0);
       expect(h.door.currentState).toBe('fault');
+    });
+
+    it('when the wall button stops a commanded close midway, the close ends in a fault that clears once the door is seen at an end', async () => {
+      h = await createHarness({ position: 1 });
+      const closing = h.door.close(REMOTE).catch((e: unknown) => e);
+      h.door.events.on('stateChanged', (e) => {
+        if (e.state === 'closing') setTimeout(() => h.garage.door.pressWallButton(), 400);
+      });
+      const error = await settle(closing);
+      expect(isKeywayError(error, 'DOOR_FAULT')).toBe(true);
+      expect((error as { details: { reason: string } }).details.reason).toBe('no-movement');
+      expect(relayEdges()).toBe(1);
+      // Someone uses the wall button again: the door goes to an end, and the controller takes commands again.
+      h.garage.door.pressWallButton();
+      await vi.advanceTimersByTimeAsync(5000);
+      expect(h.door.currentState).not.toBe('fault');
+      const opened = await settle(h.door.open(REMOTE));
+      expect(opened).toMatchObject({ state: 'open' });
     });
 
     it('when the closed sensor is dead and the door is closed at start (unknown), a close presses at most twice and leaves it closed', async () => {

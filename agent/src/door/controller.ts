@@ -356,7 +356,7 @@ export class DoorController {
     const obstructions = this.obstructionCount;
     await this.waitArrival(ctx);
     if (this.state === 'stopped' && this.travelTimedOut && this.obstructionCount === obstructions) {
-      this.giveUp(`the door ran its full travel time without reaching a limit switch (${ctx.action}); check the reed switches and the door`);
+      this.giveUp(`the door ran its full travel time without reaching a limit switch (${ctx.action}); check the reed switches and the door`, 'no-movement');
     }
   }
 
@@ -365,7 +365,7 @@ export class DoorController {
     const obstructions = this.obstructionCount;
     if (await this.waitUntil(ctx, () => this.atLimitOrFault(), this.config.travelTimeoutMs)) return;
     if (this.obstructionCount !== obstructions) return;
-    this.giveUp(`the door did not reach either limit switch within the travel time after a press from mid-travel (${ctx.action}); check the reed switches and the door`);
+    this.giveUp(`the door did not reach either limit switch within the travel time after a press from mid-travel (${ctx.action}); check the reed switches and the door`, 'no-movement');
   }
 
   private waitArrival(ctx: ActiveCommand): Promise<boolean> {
@@ -404,6 +404,11 @@ export class DoorController {
 
   private onSwitches(force = false): void {
     if (!this.closedSw || !this.openSw) return;
+    if (this.latchedFault === 'no-movement' && this.closedSw.read() !== this.openSw.read()) {
+      this.log.info('a limit switch made again after a movement that reached neither end; fault cleared');
+      this.latchedFault = null;
+      force = true;
+    }
     if (this.latchedFault !== null) return;
     const previous = this.state;
     const next = deriveState(this.closedSw.read(), this.openSw.read(), previous);
@@ -494,11 +499,17 @@ export class DoorController {
     if (round > this.config.maxPresses * 4 + 4) this.giveUp(`the door state kept changing without reaching the target (${ctx.action})`);
   }
 
-  private giveUp(message: string): never {
-    this.latchedFault = 'gave-up';
+  /**
+   * Latches a fault and ends the command. `no-movement` (a movement that reached no limit switch in its travel time:
+   * stopped by hand midway, jammed, or a dead reed switch) clears itself when exactly one limit switch makes again,
+   * which shows the switches work and where the door is; `gave-up` waits for clearFault().
+   */
+  private giveUp(message: string, reason: 'gave-up' | 'no-movement' = 'gave-up'): never {
+    this.latchedFault = reason;
     this.setState('fault', this.active?.cause ?? UNKNOWN_CAUSE);
-    this.reportFault('gave-up', message);
-    throw new KeywayError(ErrorCode.DoorFault, `${message}; inspect the door, then clear the fault`, { details: { reason: 'gave-up' } });
+    this.reportFault(reason, message);
+    const next = reason === 'no-movement' ? 'it clears when the door is next seen at either end' : 'inspect the door, then clear the fault';
+    throw new KeywayError(ErrorCode.DoorFault, `${message}; ${next}`, { details: { reason } });
   }
 
   private reportFault(reason: FaultReason, message: string): void {
