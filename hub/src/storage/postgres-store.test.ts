@@ -178,6 +178,23 @@ describe.skipIf(!available)('PostgreSQL bus store', () => {
     }
   });
 
+  it('when a database from before per-account dedup is migrated, an event stored then is still a duplicate', async () => {
+    const schema = freshSchema();
+    const client = new pg.Client({ connectionString: database });
+    await client.connect();
+    try {
+      await migrate(client, { timeoutMs: 30_000, schema }, MIGRATIONS.filter((m) => m.version < 4));
+      await client.query(`INSERT INTO ${schema}.events (dedup_key, type, subject, account, ingested_at, payload) VALUES ($1, 't', NULL, 'acct', 1, '{}')`, [
+        Buffer.from('keyway://test\u0000old-1', 'utf8'),
+      ]);
+    } finally {
+      await client.end();
+    }
+    const store = await openStore(schema);
+    const [again] = await store.appendBatch([event('old-1', [])].map((e) => ({ ...e, dedupKey: `acct\u0000${e.dedupKey}` })), Date.now());
+    expect(again!.duplicate).toBe(true);
+  });
+
   it('when the database is unreachable at start, init fails with UNAVAILABLE naming host and port', async () => {
     // The server's own port after it is gone would race with restarts; a closed port on loopback is certain.
     const port = 1; // privileged, nothing listens there in a test container

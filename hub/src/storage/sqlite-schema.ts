@@ -51,3 +51,10 @@ CREATE TABLE IF NOT EXISTS subscribers (
   updated_at INTEGER NOT NULL
 );
 `;
+
+/**
+ * Data changes after the tables above, by `PRAGMA user_version`:
+ * 1. dedup keys per publishing account: keys stored before get their account in front (account + NUL + key), so an
+ *    event resent after the upgrade is still recognised as a duplicate.
+ */
+export const SQLITE_MIGRATIONS: readonly string[] = [`UPDATE events SET dedup_key = account || char(0) || dedup_key`];

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { KeywayError, ErrorCode } from '@keyway/shared';
 import { SqliteCheckpointer } from './sqlite-checkpointer.js';
-import { SQLITE_SCHEMA } from './sqlite-schema.js';
+import { SQLITE_MIGRATIONS, SQLITE_SCHEMA } from './sqlite-schema.js';
 import { WalSync, type SyncFn } from './wal-sync.js';
 import type {
   AppendInput,
@@ -81,6 +81,18 @@ export interface SqliteBusStoreOptions {
 }
 
 /** The embedded default backend: one SQLite file in WAL mode. */
+/** Applies the data migrations the database has not had yet, each in its own transaction with its version. */
+function migrateSqlite(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  SQLITE_MIGRATIONS.forEach((sql, i) => {
+    if (i + 1 <= current) return;
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${i + 1}`);
+    })();
+  });
+}
+
 export class SqliteBusStore implements BusStore {
   private readonly path: string;
   private db: Database.Database | undefined;
@@ -115,6 +127,7 @@ export class SqliteBusStore implements BusStore {
     // the dedup index takes random inserts; a 16 MB page cache keeps its hot pages in memory
     db.pragma('cache_size = -16384');
     db.exec(SQLITE_SCHEMA);
+    migrateSqlite(db);
     if (this.path !== ':memory:' && this.path !== '') {
       // The WAL exists once a transaction has run in WAL mode (the schema above). SQLite keeps
       // this file (same inode) while any connection is open: a reset after a checkpoint rewrites

@@ -34,7 +34,7 @@ export interface DeliveryContext {
   subscriber: string;
   /** 1 for the first attempt. */
   attempt: number;
-  /** `source` + `id`: receivers use it to stay idempotent under at-least-once delivery. */
+  /** Publishing account + `source` + `id` (NUL-separated): receivers use it to stay idempotent under at-least-once delivery. */
   dedupKey: string;
 }
 

@@ -5,7 +5,8 @@
  * migration leaves nothing half applied.
  *
  * The bus model is the SQLite backend's (hub/src/storage/sqlite-schema.ts) with two differences:
- * - `dedup_key` is BYTEA: the key is `source` + NUL + `id`, and PostgreSQL TEXT cannot hold NUL.
+ * - `dedup_key` is BYTEA: the key is account + NUL + `source` + NUL + `id` (since version 4; `source` + NUL + `id`
+ *   before), and PostgreSQL TEXT cannot hold NUL.
  * - sequences are identity columns (BIGINT): gaps are possible (rolled back appends), order holds.
  */
 export interface Migration {
@@ -141,6 +142,15 @@ CREATE TABLE registry_audit (
   hash      TEXT    NOT NULL UNIQUE,
   record    TEXT    NOT NULL
 );
+`,
+  },
+  {
+    version: 4,
+    name: 'dedup keys per publishing account',
+    // Keys stored before deduplication became per account get their account in front, so an event resent after the
+    // upgrade is still recognised as a duplicate.
+    sql: `
+UPDATE events SET dedup_key = convert_to(account, 'UTF8') || '\\x00'::bytea || dedup_key;
 `,
   },
 ];
