@@ -98,7 +98,7 @@ describe('when a delivery goes wrong', () => {
     }
   }, 60_000);
 
-  it('escalates as door-failed-to-close, without waiting for a retry, when the door jams and the controller reports a fault', async () => {
+  it('escalates as door-failed-to-close as soon as the controller reports the fault of a jammed door', async () => {
     await schedule(w, 'jam-1');
     await step(w, 'jam-1', 'arrived');
     await step(w, 'jam-1', 'unlock');

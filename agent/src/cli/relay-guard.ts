@@ -26,8 +26,9 @@ export interface RelayGuardOptions {
  * the process with the relay possibly held: it releases the relay first, then exits. On any exit, a crash included
  * (Node emits `exit` after an uncaught exception), the relay is released once more.
  *
- * Both GPIO bindings (sysfs and the simulator) set the line synchronously inside `write`, so the release completes
- * even inside an `exit` listener, where nothing asynchronous runs.
+ * The bindings `keyway-agent run` opens (sysfs through onoff, and the simulator) set the line synchronously inside
+ * `write`, so the release completes even inside an `exit` listener, where nothing asynchronous runs. The gpiod
+ * binding (not selectable by `run`) holds a line through a `gpioset` child and would need a synchronous kill here.
  */
 export function guardRelay(options: RelayGuardOptions): RelayGuard {
   const source = options.source ?? process;

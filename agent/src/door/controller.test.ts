@@ -294,6 +294,8 @@ describe('door controller against the simulated garage', () => {
       const result = await settle(h.door.close(REMOTE), 200_000);
       expect(result).toMatchObject({ outcome: 'obstructed', presses: 2 });
       expect(h.garage.door.position).toBe(1);
+      // Reported as during the close (the hub's delivery workflow retries on that), though the state read stopped.
+      expect(h.timeline.filter((e) => e.kind === 'obstruction' && e.active).map((e) => (e.kind === 'obstruction' ? e.during : ''))).toEqual(['closing']);
     });
 
     it('when retries are allowed, a reversed close is retried after a fresh warning, and no more than configured', async () => {

@@ -204,7 +204,12 @@ export class DoorController {
       const starting = atLimit && sincePress < this.config.startTimeoutMs && (await this.waitUntil(ctx, () => isMoving(this.state), this.config.startTimeoutMs - sincePress));
       if (!starting) return this.result(ctx, 'already');
     }
-    if (!(await this.press(ctx, this.pressMayStartClose()))) return this.result(ctx, 'already');
+    // A press not made (the state changed while waiting, or a limit switch bounced) is decided again while the door
+    // still moves: a stop is not dropped for a bounce of the switch the door is leaving.
+    for (let round = 0; !(await this.press(ctx, this.pressMayStartClose())); round++) {
+      this.guardRounds(ctx, round);
+      if (!isMoving(this.state)) return this.result(ctx, 'already');
+    }
     // Reed switches cannot see a halt mid-travel; the press is the evidence, and a limit
     // switch corrects it if the door arrives after all.
     if (isMoving(this.state)) this.setState('stopped', this.movementCause);
@@ -433,10 +438,11 @@ export class DoorController {
     const cause = isMoving(state) ? this.movementCause : null;
     const during = state === 'closing' || state === 'opening' ? state : 'idle';
     const reversed = active && state === 'closing';
-    this.events.emit('obstruction', { active, during, reversed, state, cause, at: this.clock.now() });
     // A close that has pressed may have the door coming down while the state cannot say so (from stopped or unknown,
-    // or the instant after the press): a beam break then counts against the close as well, so it is not pressed again.
+    // or the instant after the press): a beam break then counts against the close as well, so it is not pressed again,
+    // and it is reported as during the close, which is what the hub's workflow acts on.
     const againstClose = active && this.active?.action === 'close' && this.active.presses > 0 && state !== 'closed';
+    this.events.emit('obstruction', { active, during: againstClose ? 'closing' : during, reversed, state, cause, at: this.clock.now() });
     if (reversed || againstClose) this.obstructionCount++;
     if (reversed) {
       this.log.warn({ cause }, 'beam broken while closing; the opener reverses');

@@ -19,7 +19,7 @@ export type TimelineEntry =
   | { at: number; kind: 'state'; event: DoorEvents['stateChanged'] }
   | { at: number; kind: 'warning'; active: boolean }
   | { at: number; kind: 'pulse' }
-  | { at: number; kind: 'obstruction'; active: boolean }
+  | { at: number; kind: 'obstruction'; active: boolean; during: string }
   | { at: number; kind: 'fault'; reason: string };
 
 export interface Harness {
@@ -43,7 +43,7 @@ export async function createHarness(
     door.events.on('stateChanged', (event) => timeline.push({ at: event.at, kind: 'state', event }));
     door.events.on('warning', (e) => timeline.push({ at: e.at, kind: 'warning', active: e.active }));
     door.events.on('relayPulse', (e) => timeline.push({ at: e.at, kind: 'pulse' }));
-    door.events.on('obstruction', (e) => timeline.push({ at: e.at, kind: 'obstruction', active: e.active }));
+    door.events.on('obstruction', (e) => timeline.push({ at: e.at, kind: 'obstruction', active: e.active, during: e.during }));
     door.events.on('fault', (e) => timeline.push({ at: e.at, kind: 'fault', reason: e.reason }));
     controllers.push(door);
     await door.start();
