@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteBusStore } from '@keyway/hub/storage';
 import { schemaIdFor, type EventEnvelope } from '@keyway/shared';
 import { registry, startBus, waitFor, type TestHub } from './helpers.js';
 
@@ -93,5 +97,32 @@ describe('bus permissions', () => {
     expect(r).toMatchObject({ status: 'rejected', error: { code: 'UNAUTHENTICATED' } });
     await waitFor(() => detected.length === before + 1, 2000, 'detection');
     expect(detected.at(-1)).toBe('publish|undefined|undefined');
+  });
+});
+
+describe('stored subscribers at start', () => {
+  it('a stored subscriber whose account may no longer consume its type is neither resumed nor routed, nor reported as an intrusion', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyway-stored-'));
+    const dbPath = join(dir, 'bus.db');
+    // As if declared while the account was still a consumer: written to the store directly.
+    const before = new SqliteBusStore({ path: dbPath });
+    await before.init();
+    const config = { types: ['keyway.platform.UnauthorizedExchangeDetected'], patterns: [], target: { kind: 'handler' }, transform: null, concurrency: 8, orderedBySubject: false, timeoutMs: 10_000, retry: { maxAttempts: 8, maxAgeMs: 86_400_000, baseDelayMs: 100, maxDelayMs: 60_000 }, circuit: { failureThreshold: 5, openMs: 5000 }, alarms: null };
+    await before.upsertSubscriber({ name: 'ghost', account: 'notify', config: JSON.stringify(config), updatedAt: 1 });
+    await before.close();
+
+    const hub = await startBus({}, dbPath);
+    const reader = new SqliteBusStore({ path: dbPath });
+    await reader.init();
+    try {
+      const [published] = await hub.bus.publishAs('platform', [exampleEvent('keyway.platform.UnauthorizedExchangeDetected')]);
+      expect(published?.status).toBe('accepted');
+      expect((await reader.stats('ghost', Date.now())).queued).toBe(0);
+      expect(await hub.bus.metrics.getSingleMetricAsString('keyway_bus_unauthorized_exchange_total')).not.toMatch(/} [1-9]/);
+    } finally {
+      await reader.close();
+      await hub.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -166,6 +166,12 @@ export class SubscriberSet {
       if (this.active.has(record.name)) continue;
       try {
         const config = JSON.parse(record.config) as StoredConfig;
+        const refused = config.types.find((type) => !this.deps.validator.consumers(type).includes(record.account));
+        if (refused !== undefined) {
+          // Its rights changed since it was declared: neither routed nor resumed (and not reported as an intrusion).
+          this.deps.log.warn({ subscriber: record.name, account: record.account, type: refused }, 'stored subscriber may no longer consume a type; not resumed, declare it again');
+          continue;
+        }
         const patterns = config.patterns.length > 0 ? config.patterns : [{}];
         patterns.forEach((p, i) => this.matcher.add(`${record.name}#${i}`, { ...p, type: config.types }));
         const target = storedTarget(config.target, this.deps.secretBox);

@@ -192,6 +192,20 @@ describe('restoring the registry from its audit trail', () => {
     expect(await a.refresh()).toBe(2);
     expect(await a.refresh()).toBe(0);
   });
+
+  it('refuses a registration of a version another registry on the same trail registered since', async () => {
+    const file = path.join(dir, 'audit.jsonl');
+    const a = SchemaRegistry.fromEmbedded({ audit: new AuditTrail(new FileAuditStore(file)) });
+    const b = SchemaRegistry.fromEmbedded({ audit: new AuditTrail(new FileAuditStore(file)) });
+    const v3 = structuredClone(SCHEMA_DOCUMENTS.find((d) => d.file === 'device/DoorStateChanged.v2.json')!.document);
+    v3.id = String(v3.id).replace('.v2.', '.v3.');
+    Object.assign(v3['x-keyway'] as object, { version: 3 });
+    await a.register(v3, { actor: 'alice' });
+    const other = structuredClone(v3);
+    other.description = 'a different v3';
+    await expect(b.register(other, { actor: 'bob' })).rejects.toBeInstanceOf(KeywayError);
+    expect((await b.audit.list()).filter((r) => r.action === 'register')).toHaveLength(1);
+  });
 });
 
 function probeDoc(version: number, properties: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {

@@ -144,6 +144,8 @@ export class SchemaRegistry {
 
   /** Registers a new version at run time: meta-validated, compatibility-checked, then audited. */
   async register(document: JsonSchemaDocument, options: { actor: string; mode?: CompatibilityMode }): Promise<RegisteredSchema> {
+    // Checked against what other replicas sharing the trail registered meanwhile, not only what this one knows.
+    await this.refresh();
     const schema = this.load(document, '<registered>', options.mode ?? 'BACKWARD');
     try {
       await this.audit.append({ actor: options.actor, action: 'register', type: schema.type, version: schema.version, detail: { id: schema.id, mode: options.mode ?? 'BACKWARD', document } });
