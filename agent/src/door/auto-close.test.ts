@@ -68,6 +68,29 @@ describe('auto-close policies', () => {
     expect(h.door.currentState).toBe('closed');
   });
 
+  it('when the beam stops two unattended closes in a row, it leaves the door open until someone moves it', async () => {
+    h = await createHarness({ position: 1 });
+    auto = new AutoCloser(h.door, { afterOpenMs: MINUTE, retryMs: MINUTE });
+    await auto.start();
+    h.garage.door.setObstruction(true);
+    await vi.advanceTimersByTimeAsync(2 * MINUTE + 1000);
+    expect(auto.nextCloseAt).toBeNull();
+    // Cleared later: no third try on its own.
+    h.garage.door.setObstruction(false);
+    await vi.advanceTimersByTimeAsync(10 * MINUTE);
+    expect(h.garage.door.relayPressCount()).toBe(0);
+    expect(h.door.currentState).toBe('open');
+    // Someone closes and opens it by hand: the policy starts over.
+    h.garage.door.pressWallButton();
+    await vi.advanceTimersByTimeAsync(15_000);
+    expect(h.door.currentState).toBe('closed');
+    h.garage.door.pressWallButton();
+    await vi.advanceTimersByTimeAsync(15_000);
+    expect(h.door.currentState).toBe('open');
+    await vi.advanceTimersByTimeAsync(MINUTE + 15_000);
+    expect(h.door.currentState).toBe('closed');
+  });
+
   it('when stopped, it leaves no timer that could close the door later', async () => {
     h = await createHarness({ position: 1 });
     auto = new AutoCloser(h.door, { afterOpenMs: MINUTE });

@@ -1,4 +1,4 @@
-import { createLogger, describeError, type Logger } from '@keyway/shared';
+import { createLogger, describeError, isKeywayError, type Logger } from '@keyway/shared';
 import { systemClock, type Clock, type TimerHandle } from '../hal/clock.js';
 import type { DoorController } from './controller.js';
 import type { DoorEvents } from './types.js';
@@ -11,6 +11,12 @@ export interface AutoCloseConfig {
   /** After a close fails (obstructed, busy), try again after this long, ms. Default 60000. */
   retryMs: number;
 }
+
+/**
+ * Unattended closes in a row that an obstruction may stop before the door is left open. As openers do for their own
+ * timer-to-close (UL 325 unattended operation): two tries, then the door stays open until someone acts.
+ */
+export const MAX_OBSTRUCTED_AUTO_CLOSES = 2;
 
 export interface DeliveryDone {
   grantId?: string;
@@ -31,6 +37,8 @@ export class AutoCloser {
   private pending: { reason: 'open-timeout' | 'delivery'; delivery?: DeliveryDone } | null = null;
   private holdUntil = 0;
   private unsubscribe: (() => void) | undefined;
+  /** Unattended closes stopped by the beam since the door was last closed, opened by someone or given a delivery. */
+  private obstructed = 0;
 
   constructor(
     private readonly door: DoorController,
@@ -63,6 +71,7 @@ export class AutoCloser {
 
   /** A delivery finished: close after `afterDeliveryMs`, attributed to the delivery's grant. */
   deliveryCompleted(delivery: DeliveryDone = {}): void {
+    this.obstructed = 0;
     this.schedule(this.config.afterDeliveryMs, { reason: 'delivery', delivery });
   }
 
@@ -79,9 +88,12 @@ export class AutoCloser {
 
   private onState(e: DoorEvents['stateChanged']): void {
     if (e.state === 'open') {
-      if (!this.pending) this.armOpenTimeout();
+      if (!this.pending && this.obstructed < MAX_OBSTRUCTED_AUTO_CLOSES) this.armOpenTimeout();
     } else if (e.state === 'closed' || e.state === 'opening') {
-      // Closed: nothing to do. Opening again (e.g. by hand): start over when it is open.
+      // Closed: nothing to do. Opening again (e.g. by hand): start over when it is open. A reversal on the beam is
+      // not someone opening it: it neither resets the count of obstructed closes nor drops the retry.
+      if (e.state === 'opening' && e.cause.kind === 'obstruction-reversal') return;
+      this.obstructed = 0;
       this.cancel();
     }
   }
@@ -121,10 +133,23 @@ export class AutoCloser {
         ...(what.delivery?.grantId === undefined ? {} : { grantId: what.delivery.grantId }),
         ...(what.delivery?.holder === undefined ? {} : { holder: what.delivery.holder }),
       });
-      if (result.outcome === 'obstructed') this.schedule(this.config.retryMs, what);
+      if (result.outcome === 'obstructed') this.retryObstructed(what);
     } catch (error) {
+      if (isKeywayError(error) && error.details.reason === 'obstructed') {
+        this.retryObstructed(what);
+        return;
+      }
       this.log.warn({ err: describeError(error), reason: what.reason }, 'auto-close did not run; will retry');
       if (this.unsubscribe && this.door.currentState !== 'fault') this.schedule(this.config.retryMs, what);
     }
+  }
+
+  private retryObstructed(what: NonNullable<AutoCloser['pending']>): void {
+    this.obstructed += 1;
+    if (this.obstructed >= MAX_OBSTRUCTED_AUTO_CLOSES) {
+      this.log.warn({ reason: what.reason, attempts: this.obstructed }, `auto-close stopped by the beam ${this.obstructed} times in a row; the door stays open until someone closes it`);
+      return;
+    }
+    if (this.unsubscribe) this.schedule(this.config.retryMs, what);
   }
 }
