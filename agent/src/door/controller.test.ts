@@ -326,6 +326,17 @@ describe('door controller against the simulated garage', () => {
   });
 
   describe('attribution', () => {
+    it('when the machine stalls while the wall button closes the door, the door is never seen at both ends', async () => {
+      h = await createHarness({ position: 1, travelMs: 2000 });
+      h.garage.door.pressWallButton();
+      await vi.advanceTimersByTimeAsync(10);
+      // The clock moves on 3 s while no timer runs (a busy machine): the simulated door's next timer finds it closed.
+      vi.setSystemTime(Date.now() + 3000);
+      await vi.advanceTimersByTimeAsync(3000);
+      expect(h.states()).not.toContain('fault');
+      expect(h.door.currentState).toBe('closed');
+    });
+
     it('when the wall button moves the door, every change is attributed to the wall button', async () => {
       h = await createHarness({ position: 0 });
       h.garage.door.pressWallButton();

@@ -311,8 +311,14 @@ export class SimGarageDoor {
     const closed = both || (!this.faults.has('dead-closed-sensor') && pos <= this.band);
     const open = both || (!this.faults.has('dead-open-sensor') && pos >= 1 - this.band);
     const beam = this.faults.has('flapping-beam') ? this.obstructed || this.flapState : this.obstructed;
-    this.driveSensor(this.pins.closedSwitch, closed);
-    this.driveSensor(this.pins.openSwitch, open);
+    // Releases before makes: a real door leaves one end long before it reaches the other, but a timer that runs late
+    // (a busy machine) can find it already at the far end; driving the make first would show both ends made at once.
+    const limits: Array<[number, boolean]> = [
+      [this.pins.closedSwitch, closed],
+      [this.pins.openSwitch, open],
+    ];
+    for (const [pin, made] of limits) if (!made) this.driveSensor(pin, made);
+    for (const [pin, made] of limits) if (made) this.driveSensor(pin, made);
     this.driveSensor(this.pins.beam, beam);
   }
 
