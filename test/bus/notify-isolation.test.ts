@@ -60,7 +60,7 @@ describe('customer notifications', () => {
     });
     // The first notification's three failed attempts open the customer's circuit; seven more come while it is open.
     await hub.bus.publishAs('device-gateway', [doorOpened('garage-cust-b')]);
-    await waitFor(() => customerB.requests.length === 3, 10_000, 'three failed calls');
+    await waitFor(() => customerB.requests.length >= 3, 10_000, 'three failed calls');
     await hub.bus.publishAs('device-gateway', Array.from({ length: 7 }, () => doorOpened('garage-cust-b')));
     await waitFor(async () => (await hub.bus.subscriberStats('notify.customers')).queued === 0, 20_000, 'the queue to empty');
     expect((await hub.bus.subscriberStats('notify.customers')).dead).toBe(0);
