@@ -39,6 +39,15 @@ describe('the agent against a real broker and a simulated garage', () => {
   const sendCommand = async (token: string): Promise<void> => {
     await hubClient.publishAsync('keyway/v1/d/garage-1/down/cmd', token, { qos: 1 });
   };
+  /** A started agent with trusted time whose door was opened by command c-open under grant g-1 (open and close, 5 uses). */
+  const openWithCloseGrant = async (): Promise<AgentHarness> => {
+    harness = await startAgentHarness(broker.url, hub);
+    await waitUntil(() => harness!.agent.internals.clock.status().bounded);
+    const grant = await signGrant({ jti: 'g-1', aud: 'garage-1', sub: 'courier-7', nbf: nowS() - 60, exp: nowS() + 3600, actions: ['open', 'close'], maxUses: 5 }, hub.privateKey);
+    await sendCommand(await signCommand(command({ jti: 'c-open', grant }), hub.privateKey));
+    await waitUntil(() => results.some((r) => r.commandId === 'c-open'));
+    return harness;
+  };
 
   it('learns trusted time from the hub, then opens the door for a signed command carrying a valid grant', async () => {
     harness = await startAgentHarness(broker.url, hub);
@@ -59,12 +68,7 @@ describe('the agent against a real broker and a simulated garage', () => {
   });
 
   it('a close while the beam is broken answers reason "obstruction" (not "fault") and never presses the relay', async () => {
-    harness = await startAgentHarness(broker.url, hub);
-    const { agent, garage } = harness;
-    await waitUntil(() => agent.internals.clock.status().bounded);
-    const grant = await signGrant({ jti: 'g-1', aud: 'garage-1', sub: 'courier-7', nbf: nowS() - 60, exp: nowS() + 3600, actions: ['open', 'close'], maxUses: 5 }, hub.privateKey);
-    await sendCommand(await signCommand(command({ jti: 'c-open', grant }), hub.privateKey));
-    await waitUntil(() => results.some((r) => r.commandId === 'c-open'));
+    const { agent, garage } = await openWithCloseGrant();
     expect(garage.door.position).toBe(1);
     const pressesBefore = garage.door.relayPressCount();
     garage.door.setObstruction(true);
@@ -83,12 +87,7 @@ describe('the agent against a real broker and a simulated garage', () => {
   });
 
   it('a close refused by the door during its warning (beam broken before the door moves) is reported as CommandRejected(obstruction)', async () => {
-    harness = await startAgentHarness(broker.url, hub);
-    const { agent, garage } = harness;
-    await waitUntil(() => agent.internals.clock.status().bounded);
-    const grant = await signGrant({ jti: 'g-1', aud: 'garage-1', sub: 'courier-7', nbf: nowS() - 60, exp: nowS() + 3600, actions: ['open', 'close'], maxUses: 5 }, hub.privateKey);
-    await sendCommand(await signCommand(command({ jti: 'c-open', grant }), hub.privateKey));
-    await waitUntil(() => results.some((r) => r.commandId === 'c-open'));
+    const { garage } = await openWithCloseGrant();
     const pressesBefore = garage.door.relayPressCount();
     await sendCommand(await signCommand(command({ jti: 'c-close', action: 'close' }), hub.privateKey));
     // The beam breaks while the warning runs (it lasts 5 s before any press), however late the events reach the hub.

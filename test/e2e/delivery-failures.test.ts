@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { delivery, schedule, startWorld, step, until, untilState, type World } from './world.js';
+import { delivery, openForCourier, schedule, startWorld, step, until, untilState, type World } from './world.js';
 
 let w: World;
 beforeAll(async () => {
@@ -41,10 +41,7 @@ describe('when a delivery goes wrong', () => {
   }, 40_000);
 
   it('retries the close once when the beam is broken while closing, and completes once the way is clear', async () => {
-    await schedule(w, 'beam-1');
-    await step(w, 'beam-1', 'arrived');
-    await step(w, 'beam-1', 'unlock');
-    await untilState(w, 'beam-1', 'door-open');
+    await openForCourier(w, 'beam-1');
     await step(w, 'beam-1', 'package-placed');
     await until('the door to start closing', () => w.site.garage.door.position < 0.9);
     w.site.garage.door.setObstruction(true);
@@ -57,10 +54,7 @@ describe('when a delivery goes wrong', () => {
   }, 60_000);
 
   it('when the courier is still in the doorway as the close is sent, waits for the way to clear, closes again and completes', async () => {
-    await schedule(w, 'doorway-1');
-    await step(w, 'doorway-1', 'arrived');
-    await step(w, 'doorway-1', 'unlock');
-    const open = await untilState(w, 'doorway-1', 'door-open');
+    const open = await openForCourier(w, 'doorway-1');
     const usesOf = (): number | undefined => w.site.agent.internals.grants.list().find((g) => g.grantId === open.grantId)?.uses;
     const usesAfterOpen = usesOf();
     w.site.garage.door.setObstruction(true);
@@ -79,10 +73,7 @@ describe('when a delivery goes wrong', () => {
   }, 60_000);
 
   it('fails as obstruction, and tells the customer, when the doorway stays blocked on every close attempt', async () => {
-    await schedule(w, 'doorway-2');
-    await step(w, 'doorway-2', 'arrived');
-    await step(w, 'doorway-2', 'unlock');
-    await untilState(w, 'doorway-2', 'door-open');
+    await openForCourier(w, 'doorway-2');
     w.site.garage.door.setObstruction(true);
     try {
       await until('the controller to see the beam', () => w.site.door.obstructed);
@@ -99,10 +90,7 @@ describe('when a delivery goes wrong', () => {
   }, 60_000);
 
   it('escalates as door-failed-to-close as soon as the controller reports the fault of a jammed door', async () => {
-    await schedule(w, 'jam-1');
-    await step(w, 'jam-1', 'arrived');
-    await step(w, 'jam-1', 'unlock');
-    await untilState(w, 'jam-1', 'door-open');
+    await openForCourier(w, 'jam-1');
     w.site.garage.door.injectFault('jam');
     try {
       await step(w, 'jam-1', 'package-placed');

@@ -1,6 +1,6 @@
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schedule, startWorld, step, until, untilState, type World } from './world.js';
+import { openForCourier, schedule, startWorld, step, until, untilState, type World } from './world.js';
 
 let w: World;
 beforeAll(async () => {
@@ -39,10 +39,7 @@ describe('when things fail around a delivery', () => {
   }, 30_000);
 
   it('survives a hub restart mid-delivery: the door-open state is kept and the delivery completes after it', async () => {
-    await schedule(w, 'restart-1');
-    await step(w, 'restart-1', 'arrived');
-    await step(w, 'restart-1', 'unlock');
-    await untilState(w, 'restart-1', 'door-open');
+    await openForCourier(w, 'restart-1');
     await w.restartHub();
     expect((await w.t.call('GET', '/v1/deliveries/restart-1')).body.state).toBe('door-open');
     await until('the garage to reconnect', async () => (await w.t.call('GET', `/v1/devices/${w.deviceId}`)).body.online === true, 20_000);

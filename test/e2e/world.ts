@@ -115,3 +115,11 @@ export async function step(w: World, id: string, name: 'arrived' | 'unlock' | 'p
   if (r.status !== 200) throw new Error(`${name} answered ${r.status}: ${JSON.stringify(r.body)}`);
   return r.body;
 }
+
+/** A delivery scheduled, the courier arrived and unlocked, and the door open: where most scenarios start. */
+export async function openForCourier(w: World, id: string): Promise<any> {
+  await schedule(w, id);
+  await step(w, id, 'arrived');
+  await step(w, id, 'unlock');
+  return untilState(w, id, 'door-open');
+}

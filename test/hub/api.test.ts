@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent } from '@keyway/shared/client';
 import { until } from '../../scripts/support/until.js';
+import { opsProbeEvent, opsProbeSchema } from '../support/ops-probe.js';
 import { startTestHub, type TestHub } from './start-hub.js';
 
 let t: TestHub;
@@ -153,21 +154,13 @@ describe('the hub HTTP API', () => {
       types: ['keyway.platform.SchemaDeprecated'],
       target: { kind: 'handler', handler: (e) => void announced.push(e.data as (typeof announced)[number]) },
     });
-    const doc = (version: number) => ({
-      $schema: 'http://json-schema.org/draft-04/schema#',
-      id: `https://keyway.dev/schemas/ops/Probe.v${version}.json`,
-      type: 'object',
-      properties: { n: { type: 'integer' } },
-      'x-keyway': { type: 'keyway.ops.Probe', version, owner: 'ops', consumers: ['ops'], status: 'active' },
-    });
-    for (const v of [1, 2]) expect((await t.call('POST', '/v1/schemas', { document: doc(v) })).status).toBe(201);
+    for (const v of [1, 2]) expect((await t.call('POST', '/v1/schemas', { document: opsProbeSchema('Probe', v) })).status).toBe(201);
     const deprecated = await t.call('POST', '/v1/schemas/keyway.ops.Probe/versions/1/deprecate', { sunset: '2099-01-01', replacement: 'keyway.ops.Probe v2' });
     expect(deprecated.status).toBe(200);
     await until('the SchemaDeprecated event', () => announced.length === 1, 5000);
     expect(announced[0]).toMatchObject({ eventType: 'keyway.ops.Probe', version: 1, sunset: '2099-01-01T00:00:00.000Z' });
     const opsKey = (await t.call('POST', '/v1/accounts/ops/keys')).body.apiKey as string;
-    const event = (version: number) => ({ specversion: '1.0', id: `probe-${version}`, source: 'keyway://service/ops', type: 'keyway.ops.Probe', time: at, dataschema: `https://keyway.dev/schemas/ops/Probe.v${version}.json`, datacontenttype: 'application/json', data: { n: 1 } });
-    const published = await t.call('POST', '/v1/events', { entries: [event(1), event(2)] }, opsKey);
+    const published = await t.call('POST', '/v1/events', { entries: [opsProbeEvent('Probe', 1, 'probe-1'), opsProbeEvent('Probe', 2, 'probe-2')] }, opsKey);
     expect(published.body.entries[0]).toMatchObject({ status: 'accepted', deprecated: { version: 1, sunset: '2099-01-01', replacement: 'keyway.ops.Probe v2' } });
     expect(published.body.entries[1].status).toBe('accepted');
     expect(published.body.entries[1].deprecated).toBeUndefined();

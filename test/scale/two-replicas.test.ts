@@ -11,6 +11,7 @@ import { ErrorCode, isKeywayError } from '@keyway/shared';
 import { startSimulatedSite, type SimulatedSite } from '../../scripts/support/simulated-site.js';
 import { POSTGRES_MISSING, postgresAvailable, startPostgres, type PostgresServer } from '../support/postgres.js';
 import { mosquittoInstalled } from '../support/mosquitto.js';
+import { opsProbeEvent, opsProbeSchema } from '../support/ops-probe.js';
 import { MOSQUITTO_MISSING, startScaleBroker, type ScaleBroker } from './broker.js';
 import { clusterSecrets, startReplica, until, type ClusterSecrets, type InProcessReplica } from './cluster.js';
 
@@ -70,22 +71,14 @@ describe.skipIf(!available)('two hub replicas sharing PostgreSQL and mosquitto',
   });
 
   it('knows on one replica a schema version registered and deprecated through the other', async () => {
-    const doc = (version: number) => ({
-      $schema: 'http://json-schema.org/draft-04/schema#',
-      id: `https://keyway.dev/schemas/ops/ScaleProbe.v${version}.json`,
-      type: 'object',
-      properties: { n: { type: 'integer' } },
-      'x-keyway': { type: 'keyway.ops.ScaleProbe', version, owner: 'ops', consumers: ['ops'], status: 'active' },
-    });
-    for (const v of [1, 2]) expect((await a.call('POST', '/v1/schemas', { document: doc(v) })).status).toBe(201);
+    for (const v of [1, 2]) expect((await a.call('POST', '/v1/schemas', { document: opsProbeSchema('ScaleProbe', v) })).status).toBe(201);
     expect((await a.call('POST', '/v1/schemas/keyway.ops.ScaleProbe/versions/1/deprecate', { sunset: '2099-01-01' })).status).toBe(200);
     await until('replica b to know v2 and the deprecation of v1', async () => {
       const versions = (await b.call('GET', '/v1/schemas/keyway.ops.ScaleProbe')).body.versions as Array<{ version: number; status: string }> | undefined;
       return versions?.length === 2 && versions[0]?.status === 'deprecated';
     }, 10_000);
     const opsKey = (await b.call('POST', '/v1/accounts/ops/keys')).body.apiKey as string;
-    const event = { specversion: '1.0', id: 'scale-probe-1', source: 'keyway://service/ops', type: 'keyway.ops.ScaleProbe', time: new Date().toISOString(), dataschema: 'https://keyway.dev/schemas/ops/ScaleProbe.v2.json', datacontenttype: 'application/json', data: { n: 1 } };
-    const published = await b.call('POST', '/v1/events', { entries: [event] }, opsKey);
+    const published = await b.call('POST', '/v1/events', { entries: [opsProbeEvent('ScaleProbe', 2, 'scale-probe-1')] }, opsKey);
     expect(published.body.entries[0].status).toBe('accepted');
   });
 

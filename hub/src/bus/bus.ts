@@ -20,6 +20,7 @@ import { SubscriberSet } from './subscribers.js';
 import type { MqttPublish } from './targets.js';
 import type { EventValidator, SubscriberDeclaration } from './types.js';
 import type { SecretBox } from './secret-box.js';
+import { sunsetTime } from '@keyway/shared/registry';
 
 export interface BusOptions {
   store: BusStore;
@@ -299,7 +300,7 @@ export class Bus {
    * keyway.platform.SchemaDeprecated event, published as the platform account, with the type as its subject.
    */
   async announceDeprecation(d: { eventType: string; version: number; sunset: string; replacement?: string; actor: string }): Promise<void> {
-    const sunset = new Date(d.sunset.length === 10 ? `${d.sunset}T00:00:00.000Z` : d.sunset);
+    const sunset = new Date(sunsetTime(d.sunset));
     const data = {
       eventType: d.eventType,
       version: d.version,

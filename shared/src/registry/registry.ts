@@ -70,7 +70,7 @@ function versionOf(file: string): number {
 }
 
 /** Start of the sunset day (UTC) when only a date is given. */
-function sunsetTime(sunset: string): number {
+export function sunsetTime(sunset: string): number {
   return Date.parse(sunset.length === 10 ? `${sunset}T00:00:00.000Z` : sunset);
 }
 
