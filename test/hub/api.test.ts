@@ -132,6 +132,7 @@ describe('the hub HTTP API', () => {
     expect(refused).toMatchObject({ status: 409, body: { error: { code: 'SCHEMA_INCOMPATIBLE' } } });
     const audit = await t.call('GET', '/v1/schemas-audit');
     expect(audit.body.verification).toEqual({ ok: true, entries: 0 });
+    expect(await t.call('GET', '/v1/schemas/keyway.device.NoSuchEvent')).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } });
   });
 
   it("refuses a new version of another account's event type, even one naming the caller as its owner", async () => {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { ErrorCode, KeywayError } from '@keyway/shared';
 import { CompatibilityMode } from '@keyway/shared/registry';
 import { accountOf, requireAccount, type ApiContext } from './context.js';
 import { forbidden } from './errors.js';
@@ -16,6 +17,7 @@ export function schemaRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/v1/schemas/:type', { schema: { tags: ['schemas'], summary: 'Versions of one event type, with their documents' } }, (request) => {
     accountOf(request);
     const { type } = request.params as { type: string };
+    if (registry.versions(type).length === 0) throw new KeywayError(ErrorCode.NotFound, `no event type ${type} is registered`, { details: { type } });
     return { type, versions: registry.versions(type).map((s) => ({ ...summary(type).find((v) => v.version === s.version), document: s.document })) };
   });
 
