@@ -28,7 +28,8 @@ import type { DeviceDownlink } from './services/downlink.js';
 export const SERVICE_ACCOUNTS = ['platform', 'access', 'delivery', 'notify', 'device-gateway', 'ops'] as const;
 
 /** How often a replica on PostgreSQL applies schema changes made through the other replicas. */
-export const REGISTRY_REFRESH_MS = 2000;
+/** How often a replica on PostgreSQL picks up schema versions and subscribers that another replica changed. */
+export const SHARED_REFRESH_MS = 2000;
 
 export interface HubConfig {
   /** Where SQLite files, the hub key and the admin key live. */
@@ -85,7 +86,7 @@ export class Hub {
   private parts: HubParts | undefined;
   private brokerProbe: BrokerProbe | undefined;
   private sharedPresence: SharedPresenceDownlink | undefined;
-  private registryRefresh: NodeJS.Timeout | undefined;
+  private sharedRefresh: NodeJS.Timeout | undefined;
   private admin = '';
   private publicKeyPem = '';
 
@@ -121,19 +122,17 @@ export class Hub {
     }
     const registry = SchemaRegistry.fromEmbedded({ audit: new AuditTrail(audit) });
     await registry.restore();
-    if (pgOptions) {
-      // Replicas share the audit trail: a version registered or deprecated on another replica is picked up here.
-      this.registryRefresh = setInterval(() => {
-        registry.refresh().catch((error: unknown) => this.log.error({ err: error }, 'could not refresh the schema registry from the shared audit trail'));
-      }, REGISTRY_REFRESH_MS);
-      this.registryRefresh.unref();
-      undo.push(() => this.stopRegistryRefresh());
-    }
-
     const busStore = config.busStore ?? (pgOptions ? new PostgresBusStore(pgOptions) : new SqliteBusStore({ path: path.join(config.dataDir, 'bus.db') }));
     const bus = new Bus({ store: busStore, validator: registry, secretBox: SecretBox.fromSigningKey(keys.privateKey), ...(config.busLeaseMs !== undefined ? { leaseMs: config.busLeaseMs } : {}), ...(config.clock ? { clock: config.clock } : {}) });
     await bus.start();
     undo.push(() => bus.stop());
+    if (pgOptions) {
+      // Replicas share the audit trail and the subscriber records: what another replica registered, deprecated or
+      // declared is picked up here (types first, so a subscriber to a type just registered elsewhere is allowed).
+      this.sharedRefresh = setInterval(() => void this.refreshShared(registry, bus), SHARED_REFRESH_MS);
+      this.sharedRefresh.unref();
+      undo.push(() => this.stopSharedRefresh());
+    }
     for (const account of SERVICE_ACCOUNTS) await bus.createAccount(account);
     this.admin = loadOrCreateAdminKey(config.dataDir, config.adminApiKey, () => `kw_admin_${randomBytes(24).toString('base64url')}`);
     await bus.addApiKey('platform', this.admin);
@@ -228,6 +227,7 @@ export class Hub {
     const parts = this.parts;
     this.parts = undefined;
     if (!parts) return;
+    this.stopSharedRefresh();
     await parts.api.close();
     await parts.delivery.stop();
     this.sharedPresence?.stop();
@@ -237,13 +237,25 @@ export class Hub {
     await parts.gateway.stop();
     await parts.bus.stop();
     await parts.state.close();
-    this.stopRegistryRefresh();
     if (parts.audit instanceof PostgresAuditStore) await parts.audit.close();
   }
 
-  private stopRegistryRefresh(): void {
-    clearInterval(this.registryRefresh);
-    this.registryRefresh = undefined;
+  private refreshing = false;
+
+  private async refreshShared(registry: SchemaRegistry, bus: Bus): Promise<void> {
+    if (this.refreshing) return;
+    this.refreshing = true;
+    try {
+      await registry.refresh().catch((error: unknown) => this.log.error({ err: error }, 'could not refresh the schema registry from the shared audit trail'));
+      await bus.refreshSubscribers().catch((error: unknown) => this.log.error({ err: error }, 'could not refresh subscribers from the shared store'));
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  private stopSharedRefresh(): void {
+    clearInterval(this.sharedRefresh);
+    this.sharedRefresh = undefined;
   }
 
   get httpUrl(): string {

@@ -12,6 +12,7 @@ import { startSimulatedSite, type SimulatedSite } from '../../scripts/support/si
 import { POSTGRES_MISSING, postgresAvailable, startPostgres, type PostgresServer } from '../support/postgres.js';
 import { mosquittoInstalled } from '../support/mosquitto.js';
 import { opsProbeEvent, opsProbeSchema } from '../support/ops-probe.js';
+import { startTarget, type TestServer } from '../bus/helpers.js';
 import { MOSQUITTO_MISSING, startScaleBroker, type ScaleBroker } from './broker.js';
 import { clusterSecrets, startReplica, until, type ClusterSecrets, type InProcessReplica } from './cluster.js';
 
@@ -190,4 +191,33 @@ describe.skipIf(!available)('two hub replicas sharing PostgreSQL and mosquitto',
       await client.end();
     }
   }, 30_000);
+
+  // Last: it stops replica a.
+  it('routes events published through one replica to a webhook subscriber declared through the other while both run, and delivers them when that one is gone', async () => {
+    expect((await a.call('POST', '/v1/schemas', { document: opsProbeSchema('HookProbe', 1) })).status).toBe(201);
+    const opsKey = (await a.call('POST', '/v1/accounts/ops/keys')).body.apiKey as string;
+    await until('replica b to know the type', async () => (await b.call('GET', '/v1/schemas/keyway.ops.HookProbe')).status === 200, 10_000);
+    const hook: TestServer = await startTarget();
+    try {
+      const declared = await a.call('POST', '/v1/subscribers', { name: 'hook-probe', types: ['keyway.ops.HookProbe'], webhook: { url: hook.url, secret: 'a-secret-of-16-chars' } }, opsKey);
+      expect(declared.status).toBe(201);
+      const received = (): string[] => hook.requests.map((r) => (JSON.parse(r.body) as { id: string }).id);
+      // Other replicas learn the subscriber within a refresh; until then b has no rule for it.
+      let n = 0;
+      await until('an event published through b to reach the webhook', async () => {
+        const published = await b.call('POST', '/v1/events', { entries: [opsProbeEvent('HookProbe', 1, `hook-early-${n++}`)] }, opsKey);
+        expect(published.body.entries[0]).toMatchObject({ status: 'accepted' });
+        await new Promise((r) => setTimeout(r, 250));
+        return received().length > 0;
+      }, 10_000);
+      await a.stop();
+      const ids = Array.from({ length: 5 }, (_, i) => `hook-late-${i}`);
+      const published = await b.call('POST', '/v1/events', { entries: ids.map((id) => opsProbeEvent('HookProbe', 1, id)) }, opsKey);
+      expect(published.body.entries.map((e: { status: string }) => e.status)).toEqual(ids.map(() => 'accepted'));
+      // Only b is left to deliver them.
+      await until('all five to reach the webhook', () => ids.every((id) => received().includes(id)), 10_000);
+    } finally {
+      await hook.close();
+    }
+  }, 40_000);
 });

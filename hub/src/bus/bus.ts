@@ -131,12 +131,21 @@ export class Bus {
     if (this.started) return;
     await this.store.init();
     await this.store.putAccount(this.platform, this.clock());
-    await this.subscribers.loadStored();
+    await this.subscribers.syncStored();
     this.subscribers.start();
     this.alarms.start();
     const retention = this.options.retentionMs ?? 7 * 24 * 3600_000;
     this.purgeTimer = setInterval(() => void this.purgeExpired(retention), this.options.purgeIntervalMs ?? 60_000);
     this.started = true;
+  }
+
+  /**
+   * Applies subscribers declared or changed through another replica since the last call (replicas sharing a store call it
+   * periodically): this replica then routes events to them, and runs workers for webhook and MQTT ones.
+   */
+  refreshSubscribers(): Promise<void> {
+    this.assertStarted();
+    return this.subscribers.syncStored();
   }
 
   async stop(): Promise<void> {

@@ -92,6 +92,9 @@ function declarationOf(name: string, account: string, c: StoredConfig, target: T
 export class SubscriberSet {
   private readonly active = new Map<string, Active>();
   private readonly matcher = new RuleMatcher<string>();
+  /** Per subscriber, the stored config this process routes by: a sync applies only what changed since. */
+  private readonly applied = new Map<string, string>();
+  private queue: Promise<unknown> = Promise.resolve();
   private running = false;
 
   constructor(private readonly deps: SubscriberSetDeps & { log: Logger; store: BusStore }) {}
@@ -100,31 +103,38 @@ export class SubscriberSet {
    * Checks, records and starts a subscriber; declaring the same thing again changes nothing. CONFLICT when the name
    * belongs to another account.
    */
-  async declare(d: SubscriberDeclaration): Promise<'created' | 'updated' | 'unchanged'> {
-    const rules = this.check(d);
+  declare(d: SubscriberDeclaration): Promise<'created' | 'updated' | 'unchanged'> {
+    return this.exclusive(async () => {
+      const rules = this.check(d);
+      const config = storedConfig(d, this.deps.secretBox);
+      const status = await this.deps.store.upsertSubscriber({ name: d.name, account: d.account, config, updatedAt: this.deps.clock() });
+      if (status === 'taken') {
+        throw new KeywayError(ErrorCode.Conflict, `subscriber ${d.name} belongs to another account; choose another name`, { details: { subscriber: d.name } });
+      }
+      this.activate(d.name, rules, d);
+      this.applied.set(d.name, config);
+      this.deps.log.info({ subscriber: d.name, account: d.account, types: d.types, status }, 'subscriber declared');
+      return status;
+    });
+  }
+
+  /** Routes to subscriber `name` by its rules and, given its declaration, runs (or re-configures) its delivery worker here. */
+  private activate(name: string, rules: readonly Record<string, unknown>[], d?: SubscriberDeclaration): void {
+    // drop every rule of this name (active, stored or left by an earlier declaration) before adding
+    for (let i = 0; this.matcher.remove(`${name}#${i}`); i++);
+    rules.forEach((pattern, i) => this.matcher.add(`${name}#${i}`, pattern));
+    const ruleIds = rules.map((_, i) => `${name}#${i}`);
+    const existing = this.active.get(name);
+    if (existing) existing.rules = ruleIds;
+    if (d === undefined) return;
     const invoker = createTargetInvoker(d.target, {
       clock: this.deps.clock,
       mqttPublish: this.deps.mqttPublish,
       concurrency: settingsOf(d).concurrency,
     });
-    const status = await this.deps.store.upsertSubscriber({
-      name: d.name,
-      account: d.account,
-      config: storedConfig(d, this.deps.secretBox),
-      updatedAt: this.deps.clock(),
-    });
-    if (status === 'taken') {
-      throw new KeywayError(ErrorCode.Conflict, `subscriber ${d.name} belongs to another account; choose another name`, { details: { subscriber: d.name } });
-    }
-    const existing = this.active.get(d.name);
-    // drop every rule of this name (active, stored or left by an earlier declaration) before adding
-    for (let i = 0; this.matcher.remove(`${d.name}#${i}`); i++);
-    rules.forEach((pattern, i) => this.matcher.add(`${d.name}#${i}`, pattern));
-    const ruleIds = rules.map((_, i) => `${d.name}#${i}`);
     if (existing) {
       existing.worker.replace(settingsOf(d), invoker);
       existing.declaration = d;
-      existing.rules = ruleIds;
     } else {
       const worker = new DeliveryWorker(settingsOf(d), invoker, this.deps);
       this.active.set(d.name, { declaration: d, worker, rules: ruleIds });
@@ -140,8 +150,6 @@ export class SubscriberSet {
     ]) {
       c.inc(labels, 0);
     }
-    this.deps.log.info({ subscriber: d.name, account: d.account, types: d.types, status }, 'subscriber declared');
-    return status;
   }
 
   /**
@@ -157,29 +165,46 @@ export class SubscriberSet {
   }
 
   /**
-   * Routes to every recorded subscriber from the start, before code re-declares its handler, so events published early
-   * after a restart still queue for it. Webhook (secret sealed) and MQTT subscribers, which need no code, resume
-   * delivering here as they were declared.
+   * Applies every stored subscriber this process has not applied in its stored form: at start (before code re-declares
+   * its handlers, so events published early after a restart still queue for them) and, on replicas sharing a store,
+   * every refresh, so a subscriber declared or changed through another replica is routed here too. Webhook (secret
+   * sealed) and MQTT subscribers, which need no code, also get a delivery worker here; in-process handlers keep the
+   * worker their code declared.
    */
-  async loadStored(): Promise<void> {
-    for (const record of await this.deps.store.listSubscribers()) {
-      if (this.active.has(record.name)) continue;
-      try {
-        const config = JSON.parse(record.config) as StoredConfig;
-        const refused = config.types.find((type) => !this.deps.validator.consumers(type).includes(record.account));
-        if (refused !== undefined) {
-          // Its rights changed since it was declared: neither routed nor resumed (and not reported as an intrusion).
-          this.deps.log.warn({ subscriber: record.name, account: record.account, type: refused }, 'stored subscriber may no longer consume a type; not resumed, declare it again');
-          continue;
+  syncStored(): Promise<void> {
+    return this.exclusive(async () => {
+      for (const record of await this.deps.store.listSubscribers()) {
+        if (this.applied.get(record.name) === record.config) continue;
+        this.applied.set(record.name, record.config);
+        try {
+          const config = JSON.parse(record.config) as StoredConfig;
+          const refused = config.types.find((type) => !this.deps.validator.consumers(type).includes(record.account));
+          if (refused !== undefined) {
+            // Its rights changed since it was declared: neither routed nor resumed (and not reported as an intrusion).
+            this.deps.log.warn({ subscriber: record.name, account: record.account, type: refused }, 'stored subscriber may no longer consume a type; not resumed, declare it again');
+            continue;
+          }
+          const target = storedTarget(config.target, this.deps.secretBox);
+          if (target === undefined) {
+            const patterns = config.patterns.length > 0 ? config.patterns : [{}];
+            this.activate(record.name, patterns.map((p) => ({ ...p, type: config.types })));
+            continue;
+          }
+          const d = declarationOf(record.name, record.account, config, target);
+          this.activate(d.name, this.check(d), d);
+          this.deps.log.info({ subscriber: d.name, account: d.account, types: d.types }, 'stored subscriber applied');
+        } catch (error) {
+          this.deps.log.warn({ subscriber: record.name, err: String(error) }, 'stored subscriber could not be resumed; declare it again');
         }
-        const patterns = config.patterns.length > 0 ? config.patterns : [{}];
-        patterns.forEach((p, i) => this.matcher.add(`${record.name}#${i}`, { ...p, type: config.types }));
-        const target = storedTarget(config.target, this.deps.secretBox);
-        if (target) await this.declare(declarationOf(record.name, record.account, config, target));
-      } catch (error) {
-        this.deps.log.warn({ subscriber: record.name, err: String(error) }, 'stored subscriber could not be resumed; declare it again');
       }
-    }
+    });
+  }
+
+  /** Runs declarations and syncs one at a time, so a sync never applies a record older than a declaration it follows. */
+  private exclusive<T>(run: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(run);
+    this.queue = result.catch(() => undefined);
+    return result;
   }
 
   route(event: EventEnvelope): string[] {
