@@ -65,7 +65,8 @@ export const AgentConfigSchema = z.strictObject({
     .prefault({}),
   sync: z
     .strictObject({
-      batchMaxEvents: z.number().int().min(1).max(5000).default(500).describe('1-5000; default 500'),
+      // The hub refuses larger batches by default (MAX_BATCH_EVENTS in @keyway/shared/wire).
+      batchMaxEvents: z.number().int().min(1).max(500).default(500).describe('1-500; default 500'),
       batchMaxBytes: z.number().int().min(1024).max(1024 ** 2).default(256 * 1024).describe('1 KiB-1 MiB; default 256 KiB (use 128 KiB on AWS IoT)'),
       heartbeatS: z.number().int().min(5).max(86_400).default(60).describe('5-86400 s; default 60'),
     })

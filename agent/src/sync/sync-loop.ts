@@ -1,7 +1,7 @@
-import { createLogger, deviceTopic, type Logger } from '@keyway/shared';
+import { ErrorCode, createLogger, deviceTopic, type Logger } from '@keyway/shared';
 import type { Outbox } from '../outbox/outbox.js';
 import type { ConnectorStatus, DeviceConnector } from './connector.js';
-import { AckMessage, encodeBatch, parseJson } from './wire.js';
+import { AckMessage, MAX_BATCH_EVENTS, encodeBatch, parseJson } from './wire.js';
 
 export interface SyncLoopOptions {
   deviceId: string;
@@ -19,6 +19,8 @@ export interface SyncLoopOptions {
    */
   deleteDelayMs?: number;
   deleteBatchRows?: number;
+  /** After a delete of acknowledged rows fails (a full disk, say), try again this much later (default 5 s). */
+  deleteRetryMs?: number;
   /** Hands the hub-signed time carried by an ack to whoever verifies it. */
   onHubTime?: (token: string) => void;
   now?: () => Date;
@@ -46,8 +48,9 @@ interface InFlight {
  */
 export class SyncLoop {
   private readonly log: Logger;
-  private readonly batchMaxEvents: number;
-  private readonly batchMaxBytes: number;
+  /** Lowered to the hub's limits when the hub refuses a batch as too large. */
+  private batchMaxEvents: number;
+  private batchMaxBytes: number;
   private readonly maxInFlight: number;
   private readonly ackTimeoutMs: number;
   private readonly eventsTopic: string;
@@ -61,6 +64,13 @@ export class SyncLoop {
   private acks = 0;
   private pumpScheduled = false;
   private running = false;
+  /**
+   * The connector reported `connected` (its subscriptions renewed, so acks can arrive) and nothing since: the
+   * connector's own flag turns true a little earlier, at CONNACK, before this loop has rewound.
+   */
+  private linkUp = false;
+  /** The last delete of acknowledged rows failed; its retry is scheduled. */
+  private deleteFailing = false;
   private timer: NodeJS.Timeout | undefined;
   private deleteTimer: NodeJS.Timeout | undefined;
   private deletedUpTo = 0;
@@ -72,7 +82,7 @@ export class SyncLoop {
     private readonly options: SyncLoopOptions,
   ) {
     this.log = createLogger('agent.sync', { deviceId: options.deviceId });
-    this.batchMaxEvents = options.batchMaxEvents ?? 500;
+    this.batchMaxEvents = options.batchMaxEvents ?? MAX_BATCH_EVENTS;
     this.batchMaxBytes = options.batchMaxBytes ?? 256 * 1024;
     this.maxInFlight = options.maxInFlight ?? 8;
     this.ackTimeoutMs = options.ackTimeoutMs ?? 15_000;
@@ -111,13 +121,10 @@ export class SyncLoop {
   }
 
   private onStatus(status: ConnectorStatus): void {
-    if (status.type === 'connected') {
-      // Everything not acknowledged goes again: the previous connection may have lost it.
-      this.rewind();
-      this.schedulePump();
-    } else {
-      this.inFlight = [];
-    }
+    // Everything not acknowledged goes again: the previous connection may have lost it.
+    this.rewind();
+    this.linkUp = status.type === 'connected';
+    if (this.linkUp) this.schedulePump();
   }
 
   private rewind(): void {
@@ -135,17 +142,18 @@ export class SyncLoop {
   }
 
   private pump(): void {
-    while (this.running && this.connector.connected && this.inFlight.length < this.maxInFlight) {
+    while (this.running && this.linkUp && this.connector.connected && this.inFlight.length < this.maxInFlight) {
       const rows = this.outbox.readBatch(this.sentSeq, this.batchMaxEvents, this.batchMaxBytes);
       const last = rows[rows.length - 1];
       if (!last) return;
-      // With nothing in flight, every sequence before this batch is acknowledged or was dropped on purpose;
-      // otherwise only what the hub acknowledged is vouched for (see BatchMessage.acked).
-      const vouched = this.inFlight.length === 0 ? (rows[0]?.seq ?? 1) - 1 : this.ackedSeq;
+      // When everything sent is acknowledged, every sequence before this batch is acknowledged or was dropped on
+      // purpose; otherwise only what the hub acknowledged is vouched for (see BatchMessage.acked). Vouching for a
+      // batch sent but not acknowledged would let the hub acknowledge past it, and the device delete it, unstored.
+      const vouched = this.sentSeq === this.ackedSeq ? (rows[0]?.seq ?? 1) - 1 : this.ackedSeq;
       const payload = encodeBatch(this.options.deviceId, rows, vouched);
       this.sentSeq = last.seq;
       this.highestSent = Math.max(this.highestSent, last.seq);
-      this.inFlight.push({ toSeq: last.seq, sentAt: Date.now() });
+      this.inFlight.push({ toSeq: last.seq, sentAt: performance.now() });
       this.batchesSent += 1;
       this.connector.publish(this.eventsTopic, payload, { qos: 1 }).catch((error: unknown) => {
         this.log.debug({ err: (error as Error).message, toSeq: last.seq }, 'batch publish failed; will resend after reconnect');
@@ -164,13 +172,18 @@ export class SyncLoop {
     }
     if (ack.time && this.options.onHubTime) this.options.onHubTime(ack.time);
     if (ack.rejected?.length) this.log.error({ rejected: ack.rejected }, 'the hub refused events for good; they are dropped from the outbox');
+    if (ack.error) {
+      this.log.warn({ error: ack.error, upTo: ack.upTo }, 'the hub did not store a batch; it is sent again');
+      const limits = ack.error.limits;
+      if (ack.error.code === ErrorCode.BatchTooLarge && limits) this.shrinkBatches(limits.maxEvents, limits.maxBytes);
+    }
     const upTo = Math.min(ack.upTo, this.highestSent);
     if (upTo <= this.ackedSeq) return;
     // Rows up to ackedSeq are never sent again; deleting them may lag a little (a crash before the delete only
     // means a resend that the hub discards).
     const pendingRows = upTo - this.deletedUpTo;
     this.ackedSeq = upTo;
-    if (pendingRows >= (this.options.deleteBatchRows ?? 5_000)) this.flushDeletes();
+    if (pendingRows >= (this.options.deleteBatchRows ?? 5_000) && !this.deleteFailing) this.flushDeletes();
     else this.deleteTimer ??= setTimeout(() => this.flushDeletes(), this.options.deleteDelayMs ?? 250);
     if (this.sentSeq < upTo) this.sentSeq = upTo;
     this.inFlight = this.inFlight.filter((b) => b.toSeq > upTo);
@@ -179,18 +192,45 @@ export class SyncLoop {
     this.schedulePump();
   }
 
+  /**
+   * Sends batches within the hub's limits from now on, and everything unacknowledged again in such batches. The bytes
+   * limit leaves room for the batch's own framing around the stored events (readBatch counts the events only).
+   */
+  private shrinkBatches(maxEvents: number, maxBytes: number): void {
+    const events = Math.min(this.batchMaxEvents, maxEvents);
+    const bytes = Math.max(1024, Math.min(this.batchMaxBytes, Math.floor(maxBytes * 0.9) - 1024));
+    if (events === this.batchMaxEvents && bytes === this.batchMaxBytes) return;
+    this.log.warn({ batchMaxEvents: events, batchMaxBytes: bytes, was: { batchMaxEvents: this.batchMaxEvents, batchMaxBytes: this.batchMaxBytes } }, "batches lowered to the hub's limits; lower sync.batchMaxEvents / batchMaxBytes in the config to match");
+    this.batchMaxEvents = events;
+    this.batchMaxBytes = bytes;
+    this.rewind();
+    this.schedulePump();
+  }
+
   private flushDeletes(): void {
     if (this.deleteTimer) clearTimeout(this.deleteTimer);
     this.deleteTimer = undefined;
     if (this.ackedSeq <= this.deletedUpTo) return;
     // Called from stop() before the outbox stops; never after (onAck ignores acks once stopped).
-    this.outbox.ackUpTo(this.ackedSeq);
+    try {
+      this.outbox.ackUpTo(this.ackedSeq);
+    } catch (error) {
+      // A full disk (SQLITE_FULL) or a locked file: the rows stay, are never sent again (they are acknowledged), and
+      // the delete is tried again. Nothing is lost; the agent keeps running.
+      if (!this.deleteFailing) this.log.error({ err: (error as Error).message, upTo: this.ackedSeq }, 'could not delete acknowledged events from the outbox; retrying');
+      this.deleteFailing = true;
+      if (this.running) this.deleteTimer = setTimeout(() => this.flushDeletes(), this.options.deleteRetryMs ?? 5_000);
+      return;
+    }
+    if (this.deleteFailing) this.log.info({ upTo: this.ackedSeq }, 'acknowledged events deleted from the outbox again');
+    this.deleteFailing = false;
     this.deletedUpTo = this.ackedSeq;
   }
 
   private checkAckTimeout(): void {
     const oldest = this.inFlight[0];
-    if (!oldest || Date.now() - oldest.sentAt < this.ackTimeoutMs) return;
+    // Monotonic: a wall clock set back (NTP after a boot without RTC) must not hold back the resend.
+    if (!oldest || performance.now() - oldest.sentAt < this.ackTimeoutMs) return;
     this.log.warn({ toSeq: oldest.toSeq }, 'no ack in time; resending from the last acknowledged sequence');
     this.rewind();
     this.schedulePump();

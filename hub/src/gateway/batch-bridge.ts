@@ -22,8 +22,12 @@ export interface BatchBridgeDeps {
 /** The ack to send for one batch, without its signed time. */
 export type BatchOutcome = Omit<AckMessage, 'time'>;
 
-function refusal(upTo: number, code: string, message: string): BatchOutcome {
-  return { v: WIRE_VERSION, upTo, error: { code, message } };
+function refusal(upTo: number, code: string, message: string, limits?: { maxEvents: number; maxBytes: number }): BatchOutcome {
+  return { v: WIRE_VERSION, upTo, error: { code, message, ...(limits ? { limits } : {}) } };
+}
+
+function limitsOf(deps: BatchBridgeDeps): { maxEvents: number; maxBytes: number } {
+  return { maxEvents: deps.maxBatchEvents, maxBytes: deps.maxBatchBytes };
 }
 
 /**
@@ -42,7 +46,7 @@ export async function bridgeBatch(
   const { metrics } = deps;
   if (payload.length > deps.maxBatchBytes) {
     metrics.batches.inc({ result: 'too-large' });
-    return refusal(ackedSoFar, ErrorCode.BatchTooLarge, `the batch is ${payload.length} bytes; send at most ${deps.maxBatchBytes} bytes per batch`);
+    return refusal(ackedSoFar, ErrorCode.BatchTooLarge, `the batch is ${payload.length} bytes; send at most ${deps.maxBatchBytes} bytes per batch`, limitsOf(deps));
   }
   let raw: unknown;
   try {
@@ -70,7 +74,7 @@ export async function bridgeBatch(
   }
   if (batch.events.length > deps.maxBatchEvents) {
     metrics.batches.inc({ result: 'too-large' });
-    return refusal(ackedSoFar, ErrorCode.BatchTooLarge, `the batch holds ${batch.events.length} events; send at most ${deps.maxBatchEvents} per batch`);
+    return refusal(ackedSoFar, ErrorCode.BatchTooLarge, `the batch holds ${batch.events.length} events; send at most ${deps.maxBatchEvents} per batch`, limitsOf(deps));
   }
 
   const source = `keyway://device/${deviceId}`;

@@ -20,7 +20,7 @@ import { gatewayEvent, publishOwn } from './own-events.js';
 import { KeyedTokenBuckets } from './rate-limit.js';
 import type { Detection, GatewayTransport, InboundMessage } from './transport.js';
 import type { CommandResult, DeviceGatewayOptions } from './types.js';
-import { CommandResultMessage, PresenceMessage, ReportedStateFrame, WIRE_VERSION, parseJson } from '@keyway/shared/wire';
+import { CommandResultMessage, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, PresenceMessage, ReportedStateFrame, WIRE_VERSION, parseJson } from '@keyway/shared/wire';
 
 /** A disconnect is reported only if no Last Will or new message explains it within this time. */
 const DISCONNECT_GRACE_MS = 300;
@@ -247,8 +247,8 @@ export class DeviceGateway {
       account: this.options.account ?? 'device-gateway',
       metrics: this.metricsSet,
       log: this.log,
-      maxBatchBytes: limits.maxBatchBytes ?? 1024 * 1024,
-      maxBatchEvents: limits.maxBatchEvents ?? 500,
+      maxBatchBytes: limits.maxBatchBytes ?? MAX_BATCH_BYTES,
+      maxBatchEvents: limits.maxBatchEvents ?? MAX_BATCH_EVENTS,
     };
     let outcome: BatchOutcome;
     try {

@@ -6,6 +6,10 @@ import { z } from 'zod';
  */
 export const WIRE_VERSION = 1;
 
+/** The hub's default limits on one `up/events` batch; a device's batches stay within them by default. */
+export const MAX_BATCH_EVENTS = 500;
+export const MAX_BATCH_BYTES = 1024 * 1024;
+
 /** `up/events`: one batch from the device's outbox. */
 export const BatchMessage = z.object({
   v: z.literal(WIRE_VERSION),
@@ -32,8 +36,17 @@ export const AckMessage = z.object({
   /** Hub-signed time (keyway-time+jwt). */
   time: z.string().max(4096).optional(),
   rejected: z.array(RejectedEvent).optional(),
-  /** Hub-side addition: why a whole batch was refused (then `upTo` makes no progress). */
-  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  /**
+   * Hub-side addition: why a whole batch was refused (then `upTo` makes no progress). A BATCH_TOO_LARGE refusal
+   * carries the hub's limits, and the device sends smaller batches from then on.
+   */
+  error: z
+    .object({
+      code: z.string(),
+      message: z.string(),
+      limits: z.object({ maxEvents: z.number().int().positive(), maxBytes: z.number().int().positive() }).optional(),
+    })
+    .optional(),
 });
 export type AckMessage = z.infer<typeof AckMessage>;
 
