@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SerialKeypad, type KeypadEvents } from '@keyway/agent/keypad';
 import { deviceFrame, hasSocat, SimSerialKeypad } from '@keyway/hardware-sim';
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../scripts/support/until.js';
 
@@ -128,5 +129,27 @@ describe.skipIf(!socat)('serial keypad over a real pty', () => {
     const hello = next(keypad, 'hello');
     await device.hello();
     expect((await hello).model).toBe('KW-SIM-1');
+  });
+});
+
+describe('serial keypad on a path that does not exist', () => {
+  it('says so once at warn level, naming the path and the config key, while it keeps retrying', async () => {
+    const lines: Array<{ level: number; msg: string }> = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) });
+    const dir = await mkdtemp(join(tmpdir(), 'keyway-nokeypad-'));
+    const missing = join(dir, 'ttyUSB9');
+    const keypad = new SerialKeypad({ path: missing, reopenMs: 20, logger });
+    try {
+      await keypad.start();
+      await waitUntil(() => lines.filter((l) => l.level === 20).length >= 3, 5_000);
+      const warnings = lines.filter((l) => l.level === 40);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]?.msg).toContain(`${missing} does not exist`);
+      expect(warnings[0]?.msg).toContain('keypad.serialPath');
+      expect(keypad.connected).toBe(false);
+    } finally {
+      await keypad.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -31,6 +31,9 @@ export interface SerialKeypadOptions {
   logger?: Logger;
 }
 
+/** How often a keypad that stays unavailable is reported again at warn level. */
+export const UNAVAILABLE_REPEAT_MS = 5 * 60_000;
+
 /**
  * Courier keypad on a serial line. Assembles key events into PIN entries (`#` submits, `*`
  * clears), gives bell/LED feedback with accept()/reject(), and keeps reopening the port while
@@ -48,6 +51,8 @@ export class SerialKeypad {
   private keyTimer: TimerHandle | undefined;
   private digits = '';
   private connecting: Promise<void> | undefined;
+  /** When the keypad's unavailability was last logged at warn; undefined while it is connected. */
+  private unavailableSaidAt: number | undefined;
 
   constructor(private readonly options: SerialKeypadOptions) {
     this.clock = options.clock ?? systemClock;
@@ -117,10 +122,19 @@ export class SerialKeypad {
     try {
       port = await open(this.options.path, this.opts.baudRate);
     } catch (error) {
-      this.log.debug({ err: error }, 'keypad port not available; retrying');
+      // Said at warn once, then every UNAVAILABLE_REPEAT_MS while it lasts: a wrong path or permission must be
+      // visible at the default log level, without a line every reopenMs.
+      const now = this.clock.now();
+      if (this.unavailableSaidAt === undefined || now - this.unavailableSaidAt >= UNAVAILABLE_REPEAT_MS) {
+        this.unavailableSaidAt = now;
+        this.log.warn({ path: this.options.path, retryMs: this.opts.reopenMs }, `keypad unavailable: ${(error as Error).message}; retrying`);
+      } else {
+        this.log.debug({ err: error }, 'keypad port not available; retrying');
+      }
       this.scheduleReopen();
       return;
     }
+    this.unavailableSaidAt = undefined;
     if (!this.started) {
       await port.close();
       return;

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { ErrorCode, KeywayError } from '@keyway/shared';
+import { assertReadWrite } from '../hal/access.js';
 
 /**
  * The byte pipe the keypad driver talks through. The real one is `serialport`; anything else
@@ -18,8 +19,22 @@ export type KeypadPortOpener = (path: string, baudRate: number) => Promise<Keypa
 /** How often the device path is checked for having vanished, ms. */
 const PATH_WATCH_MS = 500;
 
+/**
+ * Throws HardwareUnavailable naming what to fix when the device node is missing (config or cable) or not readable
+ * and writable (the group to join); serialport's own errors say neither.
+ */
+export async function assertSerialPath(path: string): Promise<void> {
+  if ((await stat(path).catch(() => undefined)) === undefined) {
+    throw new KeywayError(ErrorCode.HardwareUnavailable, `keypad serial port ${path} does not exist; check keypad.serialPath in the config and the keypad's cable`, {
+      details: { path },
+    });
+  }
+  await assertReadWrite(path, 'serial keypad');
+}
+
 /** Opens a serial port with `serialport` (imported lazily: only agents with a keypad load it). */
 export const openSerialPort: KeypadPortOpener = async (path, baudRate) => {
+  await assertSerialPath(path);
   const { SerialPort } = await import('serialport');
   const port = new SerialPort({ path, baudRate, autoOpen: false });
   await new Promise<void>((resolve, reject) => {
