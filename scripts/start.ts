@@ -5,18 +5,10 @@
 import './support/quiet-logs.js';
 import path from 'node:path';
 import { createLogger } from '@keyway/shared';
-import { Hub, hubConfigFromEnv } from '@keyway/hub';
+import { Hub, hubConfigFromEnv, portInUse } from '@keyway/hub';
 import { startSimulatedSite } from './support/simulated-site.js';
 
 const log = createLogger('start');
-
-/** The EADDRINUSE error behind a start failure, however deep (the gateway wraps its listen error in a KeywayError). */
-function portInUse(error: unknown): Error | undefined {
-  for (let e = error; e instanceof Error; e = e.cause) {
-    if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') return e;
-  }
-  return undefined;
-}
 
 async function main(): Promise<void> {
   const env = { KEYWAY_DATA_DIR: path.resolve('.data/hub'), ...process.env };

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { z } from 'zod';
-import { ErrorCode, KeywayError } from '@keyway/shared';
+import { ErrorCode, KeywayError, LOG_LEVELS } from '@keyway/shared';
 import type { HubConfig } from './hub.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -17,7 +17,10 @@ export const HubEnv = z.object({
   KEYWAY_MQTT_TLS_CERT_FILE: z.string().optional(),
   KEYWAY_MQTT_TLS_CA_FILE: z.string().optional(),
   /** When set, devices connect to this external broker instead of the embedded one, e.g. mqtt://mosquitto:1883. */
-  KEYWAY_MQTT_EXTERNAL_URL: z.string().url().optional(),
+  KEYWAY_MQTT_EXTERNAL_URL: z
+    .string()
+    .regex(/^(mqtts?|wss?):\/\/[^/]/, 'must be a broker URL starting with mqtt://, mqtts://, ws:// or wss://, e.g. mqtt://mosquitto:1883')
+    .optional(),
   KEYWAY_MQTT_EXTERNAL_USERNAME: z.string().optional(),
   KEYWAY_MQTT_EXTERNAL_PASSWORD: z.string().optional(),
   KEYWAY_MQTT_SHARE_GROUP: z.string().optional(),
@@ -36,6 +39,16 @@ export const HubEnv = z.object({
   KEYWAY_ADMIN_API_KEY: z.string().min(20).optional(),
   KEYWAY_HUB_PRIVATE_KEY_FILE: z.string().optional(),
   KEYWAY_SUBSCRIBERS_FILE: z.string().optional(),
+  KEYWAY_LOG_LEVEL: z.enum(LOG_LEVELS).optional(),
+}).superRefine((e, ctx) => {
+  // The embedded broker's TLS listener needs all three; one or two of them alone would start a hub without TLS.
+  const tls = ['KEYWAY_MQTT_TLS_PORT', 'KEYWAY_MQTT_TLS_KEY_FILE', 'KEYWAY_MQTT_TLS_CERT_FILE'] as const;
+  const set = tls.filter((name) => e[name] !== undefined);
+  if (set.length > 0 && set.length < tls.length) {
+    for (const name of tls.filter((n) => e[n] === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [name], message: `must be set together with ${set.join(' and ')} (the MQTT TLS listener needs port, key file and cert file)` });
+    }
+  }
 });
 
 /** Reads the hub's configuration from the environment; every error names the variable, its value and what is allowed. */
@@ -46,10 +59,25 @@ export function hubConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfi
     throw new KeywayError(ErrorCode.ConfigInvalid, `hub configuration is invalid: ${problems.join('; ')}`, { details: { problems } });
   }
   const e = parsed.data;
-  const read = (file: string | undefined): string | undefined => (file ? fs.readFileSync(file, 'utf8') : undefined);
+  const read = (file: string | undefined, variable: string): string | undefined => {
+    if (!file) return undefined;
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new KeywayError(ErrorCode.ConfigInvalid, `${variable}=${JSON.stringify(file)} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}); fix the path or the file's permissions`, {
+        cause: error,
+        details: { variable, file },
+      });
+    }
+  };
   const tls =
     e.KEYWAY_MQTT_TLS_PORT !== undefined && e.KEYWAY_MQTT_TLS_KEY_FILE && e.KEYWAY_MQTT_TLS_CERT_FILE
-      ? { port: e.KEYWAY_MQTT_TLS_PORT, key: read(e.KEYWAY_MQTT_TLS_KEY_FILE)!, cert: read(e.KEYWAY_MQTT_TLS_CERT_FILE)!, ...(e.KEYWAY_MQTT_TLS_CA_FILE ? { ca: read(e.KEYWAY_MQTT_TLS_CA_FILE)!, requestCert: true } : {}) }
+      ? {
+          port: e.KEYWAY_MQTT_TLS_PORT,
+          key: read(e.KEYWAY_MQTT_TLS_KEY_FILE, 'KEYWAY_MQTT_TLS_KEY_FILE')!,
+          cert: read(e.KEYWAY_MQTT_TLS_CERT_FILE, 'KEYWAY_MQTT_TLS_CERT_FILE')!,
+          ...(e.KEYWAY_MQTT_TLS_CA_FILE ? { ca: read(e.KEYWAY_MQTT_TLS_CA_FILE, 'KEYWAY_MQTT_TLS_CA_FILE')!, requestCert: true } : {}),
+        }
       : undefined;
   return {
     dataDir: e.KEYWAY_DATA_DIR,
@@ -74,7 +102,7 @@ export function hubConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfi
       : {}),
     ...(e.KEYWAY_BUS_LEASE_MS !== undefined ? { busLeaseMs: e.KEYWAY_BUS_LEASE_MS } : {}),
     ...(e.KEYWAY_ADMIN_API_KEY ? { adminApiKey: e.KEYWAY_ADMIN_API_KEY } : {}),
-    ...(e.KEYWAY_HUB_PRIVATE_KEY_FILE ? { hubPrivateKeyPem: read(e.KEYWAY_HUB_PRIVATE_KEY_FILE)! } : {}),
+    ...(e.KEYWAY_HUB_PRIVATE_KEY_FILE ? { hubPrivateKeyPem: read(e.KEYWAY_HUB_PRIVATE_KEY_FILE, 'KEYWAY_HUB_PRIVATE_KEY_FILE')! } : {}),
     ...(e.KEYWAY_SUBSCRIBERS_FILE ? { subscribersFile: e.KEYWAY_SUBSCRIBERS_FILE } : {}),
   };
 }

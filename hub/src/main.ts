@@ -2,9 +2,10 @@
  * The hub's entry point (the container's too): configuration from environment variables, graceful shutdown on
  * SIGTERM/SIGINT.
  */
-import { createLogger, describeError } from '@keyway/shared';
+import { createLogger } from '@keyway/shared';
 import { hubConfigFromEnv } from './config.js';
 import { Hub } from './hub.js';
+import { startFailureMessage } from './start-failure.js';
 import { describeTarget } from './storage/postgres/index.js';
 
 const log = createLogger('hub.main');
@@ -34,6 +35,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  log.fatal({ err: error }, `hub failed to start: ${describeError(error)}`);
+  // One plain line an operator can act on (it names the variable to change); the stack only at debug level.
+  process.stderr.write(`${startFailureMessage(error)}\n`);
+  log.debug({ err: error }, 'start failure');
   process.exit(1);
 });

@@ -107,8 +107,11 @@ export class DeviceGateway {
       this.running = false;
       await this.transport.stop().catch(() => undefined);
       this.transport = undefined;
-      const where = t.kind === 'embedded' ? `listen on ${t.host ?? '127.0.0.1'}:${t.port}` : `connect to ${t.url}`;
-      throw new KeywayError(ErrorCode.Unavailable, `the device gateway could not ${where} (${describeError(error)}); free the port or fix the broker settings`, { cause: error });
+      const problem =
+        t.kind === 'embedded'
+          ? `could not listen on ${t.host ?? '127.0.0.1'}:${t.port} (${describeError(error)}); free the port or choose another (KEYWAY_MQTT_PORT, KEYWAY_MQTT_TLS_PORT)`
+          : `could not connect to ${t.url} (${describeError(error)}); check KEYWAY_MQTT_EXTERNAL_URL, the broker's credentials and that it is reachable`;
+      throw new KeywayError(ErrorCode.Unavailable, `the device gateway ${problem}`, { cause: error });
     }
     this.presence.start();
     this.sweepTimer = setInterval(() => {
