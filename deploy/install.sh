@@ -102,7 +102,7 @@ mkdir -p "$opt/releases"
 tmp="$opt/releases/.$release.tmp"
 rm -rf "$tmp"
 mkdir -p "$tmp"
-for f in keyway-agent native prebuilds VERSION SHA256SUMS README-flashing.md agent.example.json keyway-agent.service; do
+for f in keyway-agent native prebuilds VERSION SHA256SUMS README.md agent.example.json keyway-agent.service; do
   if [ -e "$here/$f" ]; then cp -a "$here/$f" "$tmp/"; fi
 done
 prev=""

@@ -89,6 +89,9 @@ describe('keyway-agent CLI', () => {
     }
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    // The config leaves gpio.binding out: the simulator, said so before the running line.
+    expect(output).toContain('warning: gpio.binding is "sim"');
+    expect(output).toMatch(/running \(gpio sim, broker /);
     expect(output).toContain('stopped cleanly');
     expect(code).toBe(0);
     const inspection = inspectOutbox(join(dir, 'data', 'agent.db'));

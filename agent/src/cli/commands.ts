@@ -41,7 +41,10 @@ export async function runAgent(configPath: string, io: Io): Promise<number> {
     guard.dispose();
     throw error;
   }
-  io.out(`keyway-agent ${config.deviceId} running (broker ${config.broker.url}, data ${config.dataDir}); SIGTERM stops it`);
+  if (config.gpio.binding === 'sim') {
+    io.err('warning: gpio.binding is "sim": the door is the hardware simulator and no relay is driven; set gpio.binding to "sysfs" on a controller');
+  }
+  io.out(`keyway-agent ${config.deviceId} running (gpio ${config.gpio.binding}, broker ${config.broker.url}, data ${config.dataDir}); SIGTERM stops it`);
   await guard.stopRequested;
   await serialKeypad?.stop();
   await autoClose.stop();

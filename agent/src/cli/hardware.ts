@@ -1,5 +1,4 @@
 import { createSimulatedGarage } from '@keyway/hardware-sim';
-import { ErrorCode, KeywayError } from '@keyway/shared';
 import type { AgentConfig } from '../config/index.js';
 import { DoorController } from '../door/controller.js';
 import type { DoorIo } from '../door/types.js';
@@ -22,10 +21,7 @@ export async function openHardware(config: AgentConfig): Promise<Hardware> {
     const io = garage.openIo();
     return { io, door: new DoorController({ io, config: controllerConfig }), close: () => garage.dispose() };
   }
-  if (gpio.binding === 'gpiod') {
-    throw new KeywayError(ErrorCode.HardwareUnavailable, 'gpio.binding "gpiod" is not available in this build; use "sysfs"');
-  }
-  const binding: GpioBinding = new OnoffBinding();
+  const binding: GpioBinding = new OnoffBinding(gpio.chipLabel !== undefined ? { chipLabel: gpio.chipLabel } : {});
   const p = gpio.pins;
   const io: DoorIo = {
     relay: await binding.openOutput({ name: 'relay', pin: p.relay, activeLow: gpio.relayActiveLow }),

@@ -30,6 +30,16 @@ describe('agent config', () => {
     expect(formatProblems(result.problems)).toMatch(/extra/);
   });
 
+  it('gpio.binding is "sim" or "sysfs": "gpiod" is refused, and chipLabel replaces chip', () => {
+    const gpiod = validateConfig({ ...minimal, gpio: { binding: 'gpiod' } });
+    expect(gpiod.ok).toBe(false);
+    if (!gpiod.ok) expect(gpiod.problems.find((p) => p.key === 'gpio.binding')).toMatchObject({ value: 'gpiod' });
+    const oldChip = validateConfig({ ...minimal, gpio: { binding: 'sim', chip: 'gpiochip0' } });
+    expect(oldChip.ok).toBe(false);
+    const labelled = validateConfig({ ...minimal, gpio: { binding: 'sysfs', chipLabel: 'pinctrl-rp1' } });
+    expect(labelled.ok && labelled.config.gpio).toMatchObject({ binding: 'sysfs', chipLabel: 'pinctrl-rp1' });
+  });
+
   it('a config without the pinned hub key is refused', () => {
     const { hubPublicKey: _omit, ...rest } = minimal;
     const result = validateConfig(rest);

@@ -29,8 +29,13 @@ export const AgentConfigSchema = z.strictObject({
   hubPublicKeyPath: path.optional().describe('path to the hub public key PEM (instead of hubPublicKey)'),
   gpio: z
     .strictObject({
-      binding: z.enum(['sim', 'sysfs', 'gpiod']).default('sim').describe('"sim", "sysfs" (onoff) or "gpiod"'),
-      chip: z.string().default('gpiochip0'),
+      // "gpiod" is not offered: its gpioset children could outlive a crashed agent holding the relay (see README).
+      binding: z.enum(['sim', 'sysfs']).default('sim').describe('"sim" (the hardware simulator; the default) or "sysfs" (real GPIO through onoff)'),
+      chipLabel: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('label of the sysfs GPIO chip with the header pins (/sys/class/gpio/gpiochipN/label); default: a known Raspberry Pi label, else the only chip'),
       pins: z
         .strictObject({ relay: pin, warning: pin, closedSwitch: pin, openSwitch: pin, beam: pin })
         .default({ relay: 17, warning: 27, closedSwitch: 22, openSwitch: 23, beam: 24 })

@@ -39,7 +39,7 @@ export async function assertReadWrite(path: string, hint: string, probe: AccessP
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new KeywayError(ErrorCode.HardwareUnavailable, `${path} does not exist (${hint}); check the binding in the config (onoff needs sysfs GPIO, gpiod needs /dev/gpiochip*)`, {
+      throw new KeywayError(ErrorCode.HardwareUnavailable, `${path} does not exist (${hint}); check gpio.binding in the config (sysfs needs /sys/class/gpio; the gpiod library binding needs /dev/gpiochip*)`, {
         cause: error,
         details: { path, errno: code },
       });

@@ -68,12 +68,12 @@ describe('onoff binding: BCM pin to sysfs number', () => {
     await expect(new OnoffBinding({ sysfsRoot: root, chipLabel: 'a' }).resolve(9)).rejects.toThrow(/does not exist on a/);
   });
 
-  it('when sysfs GPIO is absent, opening a line says so and points to the gpiod binding', async () => {
+  it('when sysfs GPIO is absent, opening a line says so and names the kernel option it needs', async () => {
     const error: unknown = await new OnoffBinding({ sysfsRoot: join(root, 'missing') })
       .openOutput({ name: 'relay', pin: 17 })
       .catch((e: unknown) => e);
     expect(isKeywayError(error, 'HARDWARE_UNAVAILABLE')).toBe(true);
-    expect(String((error as Error).message)).toMatch(/gpiod/);
+    expect(String((error as Error).message)).toMatch(/sysfs GPIO is not available on this kernel \(CONFIG_GPIO_SYSFS\)/);
   });
 });
 

@@ -25,7 +25,7 @@ export async function readGpioChips(sysfsRoot: string): Promise<SysfsChip[]> {
   } catch (error) {
     throw new KeywayError(
       ErrorCode.HardwareUnavailable,
-      `cannot list ${sysfsRoot}: sysfs GPIO is not available on this kernel; use the "gpiod" binding (libgpiod tools) instead`,
+      `cannot list ${sysfsRoot}: sysfs GPIO is not available on this kernel (CONFIG_GPIO_SYSFS); this release drives the door through sysfs only, so use a kernel that has it`,
       { cause: error, details: { path: sysfsRoot } },
     );
   }
