@@ -31,8 +31,10 @@ describe('the hub HTTP API', () => {
   });
 
   it('publishes a batch with one result per entry; a bad entry fails alone and nothing of it is stored', async () => {
-    const created = await t.call('POST', '/v1/accounts', { name: 'delivery-app' });
+    const created = await t.call('POST', '/v1/accounts', { name: 'delivery-app' }, t.admin, { 'idempotency-key': 'acct-1' });
     expect(created.status).toBe(201);
+    // A retried creation gets the same key back, not a second working key.
+    expect((await t.call('POST', '/v1/accounts', { name: 'delivery-app' }, t.admin, { 'idempotency-key': 'acct-1' })).body.apiKey).toBe(created.body.apiKey);
     const deliveryKey = (await t.call('POST', '/v1/accounts/delivery/keys')).body.apiKey as string;
     const good = createEvent('keyway.delivery.PackagePlaced', { deliveryId: 'x-1', deviceId: 'garage-1', at }, { source: 'keyway://service/delivery', id: 'api-test-1' });
     const bad = { ...good, id: 'api-test-2', data: { deliveryId: 'x-1' } };
@@ -93,6 +95,26 @@ describe('the hub HTTP API', () => {
     expect((await t.call('POST', '/v1/devices', body)).body.error.code).toBe('CONFLICT');
     const listed = await t.call('GET', '/v1/devices?limit=1');
     expect(listed.body.items[0]).not.toHaveProperty('tokenHash');
+  });
+
+  it('when five requests with one Idempotency-Key race, one grant is issued and the others get CONFLICT or its response', async () => {
+    const grant = { deviceId: 'garage-api-1', holder: 'courier-race', validFrom: at, validUntil: new Date(Date.now() + 3600_000).toISOString() };
+    const answers = await Promise.all([1, 2, 3, 4, 5].map(() => t.call('POST', '/v1/grants', grant, t.admin, { 'idempotency-key': 'race-1' })));
+    const issued = answers.filter((a) => a.status === 201);
+    expect(new Set(issued.map((a) => a.body.id as string)).size).toBe(1);
+    for (const a of answers.filter((x) => x.status !== 201)) expect(a).toMatchObject({ status: 409, body: { error: { code: 'CONFLICT' } } });
+    const stored = (await t.call('GET', '/v1/grants?deviceId=garage-api-1&limit=500')).body.items.filter((g: { holder: string }) => g.holder === 'courier-race');
+    expect(stored).toHaveLength(1);
+    // A retry once it has finished gets the same grant.
+    const retry = await t.call('POST', '/v1/grants', grant, t.admin, { 'idempotency-key': 'race-1' });
+    expect(retry).toMatchObject({ status: 201, body: { id: issued[0]?.body.id } });
+  });
+
+  it('when a request with an Idempotency-Key fails, a retry with that key runs again', async () => {
+    const grant = { deviceId: 'garage-nowhere', holder: 'h', validFrom: at, validUntil: new Date(Date.now() + 3600_000).toISOString() };
+    expect((await t.call('POST', '/v1/grants', grant, t.admin, { 'idempotency-key': 'fail-1' })).status).toBe(404);
+    await t.call('POST', '/v1/devices', { deviceId: 'garage-nowhere', customerId: 'cust-1' });
+    expect((await t.call('POST', '/v1/grants', grant, t.admin, { 'idempotency-key': 'fail-1' })).status).toBe(201);
   });
 
   it('lets only the access account (or the platform) issue grants', async () => {

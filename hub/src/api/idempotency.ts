@@ -1,9 +1,15 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ErrorCode, KeywayError } from '@keyway/shared';
 import type { ApiContext } from './context.js';
+
+/** A claim whose request has not finished in this long is taken to be abandoned (its replica died) and run again. */
+export const IDEMPOTENCY_STALE_MS = 60_000;
 
 /**
  * Runs a creating POST once per `Idempotency-Key` (per account and route): a retry with the same key gets the
- * first response again instead of creating a second thing.
+ * first response again instead of creating a second thing. The key is claimed before the request runs, so
+ * concurrent requests with one key never both run: the others get CONFLICT while it runs, and its response after.
+ * A request that fails releases the key, so its retry runs again.
  */
 export async function idempotent<T>(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply, status: number, run: () => Promise<T>): Promise<T> {
   const key = request.headers['idempotency-key'];
@@ -13,13 +19,24 @@ export async function idempotent<T>(ctx: ApiContext, request: FastifyRequest, re
     return body;
   }
   const scope = `${request.account ?? '-'} ${request.routeOptions.url ?? request.url}`;
-  const stored = await ctx.state.recallIdempotent(scope, key);
-  if (stored !== undefined) {
+  const claim = await ctx.state.claimIdempotent(scope, key, Date.now(), IDEMPOTENCY_STALE_MS);
+  if (claim.kind === 'done') {
     void reply.code(status).header('idempotent-replayed', 'true');
-    return JSON.parse(stored) as T;
+    return JSON.parse(claim.response) as T;
   }
-  const body = await run();
-  const kept = await ctx.state.rememberIdempotent(scope, key, JSON.stringify(body), Date.now());
+  if (claim.kind === 'running') {
+    throw new KeywayError(ErrorCode.Conflict, `a request with Idempotency-Key ${JSON.stringify(key)} is still running; retry it in a moment to get its response`, {
+      details: { idempotencyKey: key },
+    });
+  }
+  let body: T;
+  try {
+    body = await run();
+  } catch (error) {
+    await ctx.state.releaseIdempotent(scope, key);
+    throw error;
+  }
+  await ctx.state.completeIdempotent(scope, key, JSON.stringify(body));
   void reply.code(status);
-  return JSON.parse(kept) as T;
+  return body;
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { requireAccount, type ApiContext } from './context.js';
+import { idempotent } from './idempotency.js';
 
 export function opsRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/healthz', { schema: { tags: ['ops'], summary: 'The process is alive' } }, () => ({ status: 'ok' }));
@@ -23,16 +24,16 @@ export function opsRoutes(app: FastifyInstance, ctx: ApiContext): void {
     async (request, reply) => {
       requireAccount(ctx, request, [], 'create accounts');
       const { name } = request.body as { name: string };
-      await ctx.bus.createAccount(name);
-      void reply.code(201);
-      return { account: name, apiKey: await ctx.bus.issueApiKey(name) };
+      return idempotent(ctx, request, reply, 201, async () => {
+        await ctx.bus.createAccount(name);
+        return { account: name, apiKey: await ctx.bus.issueApiKey(name) };
+      });
     },
   );
 
   app.post('/v1/accounts/:name/keys', { schema: { tags: ['accounts'], summary: 'Issue another API key for an account (shown once)' } }, async (request, reply) => {
     requireAccount(ctx, request, [], 'issue API keys');
     const { name } = request.params as { name: string };
-    void reply.code(201);
-    return { account: name, apiKey: await ctx.bus.issueApiKey(name) };
+    return idempotent(ctx, request, reply, 201, async () => ({ account: name, apiKey: await ctx.bus.issueApiKey(name) }));
   });
 }

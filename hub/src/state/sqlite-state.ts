@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { CustomerRecord, DeliveryRecord, DeliveryState, DeviceRecord, GrantRecord, HubStateStore } from './types.js';
+import { IDEMPOTENCY_RUNNING, type CustomerRecord, type DeliveryRecord, type DeliveryState, type DeviceRecord, type GrantRecord, type HubStateStore, type IdempotencyClaim } from './types.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS customers (
@@ -203,13 +203,27 @@ export class SqliteHubState implements HubStateStore {
     return Promise.resolve(result.changes === 1);
   }
 
-  recallIdempotent(scope: string, key: string): Promise<string | undefined> {
-    const r = this.conn.prepare('SELECT response FROM idempotency WHERE scope = ? AND key = ?').get(scope, key) as { response: string } | undefined;
-    return Promise.resolve(r?.response);
+  claimIdempotent(scope: string, key: string, at: number, staleMs: number): Promise<IdempotencyClaim> {
+    // One transaction: better-sqlite3 runs it synchronously, and the file lock serialises it with other processes.
+    const claim = this.conn.transaction((): IdempotencyClaim => {
+      const inserted = this.conn.prepare('INSERT INTO idempotency (scope, key, response, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').run(scope, key, IDEMPOTENCY_RUNNING, at);
+      if (inserted.changes === 1) return { kind: 'claimed' };
+      const row = this.conn.prepare('SELECT response, created_at FROM idempotency WHERE scope = ? AND key = ?').get(scope, key) as { response: string; created_at: number };
+      if (row.response !== IDEMPOTENCY_RUNNING) return { kind: 'done', response: row.response };
+      if (row.created_at > at - staleMs) return { kind: 'running' };
+      this.conn.prepare('UPDATE idempotency SET created_at = ? WHERE scope = ? AND key = ?').run(at, scope, key);
+      return { kind: 'claimed' };
+    });
+    return Promise.resolve(claim.immediate());
   }
 
-  rememberIdempotent(scope: string, key: string, response: string, at: number): Promise<string> {
-    this.conn.prepare('INSERT INTO idempotency (scope, key, response, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').run(scope, key, response, at);
-    return this.recallIdempotent(scope, key).then((r) => r ?? response);
+  completeIdempotent(scope: string, key: string, response: string): Promise<void> {
+    this.conn.prepare('UPDATE idempotency SET response = ? WHERE scope = ? AND key = ?').run(response, scope, key);
+    return Promise.resolve();
+  }
+
+  releaseIdempotent(scope: string, key: string): Promise<void> {
+    this.conn.prepare('DELETE FROM idempotency WHERE scope = ? AND key = ? AND response = ?').run(scope, key, IDEMPOTENCY_RUNNING);
+    return Promise.resolve();
   }
 }

@@ -109,7 +109,19 @@ export interface HubStateStore {
   /** Writes `next` only when the stored version is `next.version - 1`; returns whether it did. */
   updateDelivery(next: DeliveryRecord): Promise<boolean>;
 
-  /** The stored response for an idempotency key, or undefined; `remember` stores one (first writer wins). */
-  recallIdempotent(scope: string, key: string): Promise<string | undefined>;
-  rememberIdempotent(scope: string, key: string, response: string, at: number): Promise<string>;
+  /**
+   * Claims an idempotency key before its request runs, atomically: `claimed` (run it, then complete or release the
+   * key), `done` with the response of the run that finished, or `running` while another request holds the key. A
+   * claim older than `staleMs` whose request never finished (its process died) is taken over.
+   */
+  claimIdempotent(scope: string, key: string, at: number, staleMs: number): Promise<IdempotencyClaim>;
+  /** Stores the claimed request's response; later claims of the key get it. */
+  completeIdempotent(scope: string, key: string, response: string): Promise<void>;
+  /** Gives up a claim whose request failed, so that a retry with the key runs again. */
+  releaseIdempotent(scope: string, key: string): Promise<void>;
 }
+
+export type IdempotencyClaim = { kind: 'claimed' } | { kind: 'done'; response: string } | { kind: 'running' };
+
+/** The response column's value while a claimed request runs (a finished one stores JSON, never empty). */
+export const IDEMPOTENCY_RUNNING = '';

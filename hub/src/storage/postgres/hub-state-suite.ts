@@ -144,12 +144,22 @@ export function describeHubState(name: string, makeStore: () => Promise<HubState
       expect((await store.listDeliveries({}, { limit: 1, after: 'del-1' })).map((d) => d.id)).toEqual(['del-2']);
     });
 
-    it('keeps the first response stored for an idempotency key', async () => {
-      expect(await store.recallIdempotent('api', 'k1')).toBeUndefined();
-      expect(await store.rememberIdempotent('api', 'k1', '{"n":1}', T0)).toBe('{"n":1}');
-      expect(await store.rememberIdempotent('api', 'k1', '{"n":2}', T0 + 1)).toBe('{"n":1}');
-      expect(await store.rememberIdempotent('other', 'k1', '{"n":3}', T0 + 2)).toBe('{"n":3}');
-      expect(await store.recallIdempotent('api', 'k1')).toBe('{"n":1}');
+    it('lets one request claim an idempotency key, answers the others running then done, and frees a failed or stale claim', async () => {
+      const claims = await Promise.all([1, 2, 3].map(() => store.claimIdempotent('api', 'k1', T0, 60_000)));
+      expect(claims.map((c) => c.kind).sort()).toEqual(['claimed', 'running', 'running']);
+      await store.completeIdempotent('api', 'k1', '{"n":1}');
+      expect(await store.claimIdempotent('api', 'k1', T0 + 1, 60_000)).toEqual({ kind: 'done', response: '{"n":1}' });
+      expect(await store.claimIdempotent('other', 'k1', T0 + 2, 60_000)).toEqual({ kind: 'claimed' });
+      // A failed request releases its claim: the retry runs.
+      await store.releaseIdempotent('other', 'k1');
+      expect(await store.claimIdempotent('other', 'k1', T0 + 3, 60_000)).toEqual({ kind: 'claimed' });
+      // A claim whose request never finished is taken over once stale, by one claimant only.
+      expect(await store.claimIdempotent('other', 'k1', T0 + 30_000, 60_000)).toEqual({ kind: 'running' });
+      const late = await Promise.all([1, 2].map(() => store.claimIdempotent('other', 'k1', T0 + 70_000, 60_000)));
+      expect(late.map((c) => c.kind).sort()).toEqual(['claimed', 'running']);
+      // A release never drops a finished response.
+      await store.releaseIdempotent('api', 'k1');
+      expect(await store.claimIdempotent('api', 'k1', T0 + 80_000, 60_000)).toEqual({ kind: 'done', response: '{"n":1}' });
     });
   });
 }

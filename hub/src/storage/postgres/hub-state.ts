@@ -1,10 +1,12 @@
-import type {
-  CustomerRecord,
-  DeliveryRecord,
-  DeliveryState,
-  DeviceRecord,
-  GrantRecord,
-  HubStateStore,
+import {
+  IDEMPOTENCY_RUNNING,
+  type CustomerRecord,
+  type DeliveryRecord,
+  type DeliveryState,
+  type DeviceRecord,
+  type GrantRecord,
+  type HubStateStore,
+  type IdempotencyClaim,
 } from '../../state/types.js';
 import { PostgresConnection, type PostgresConnectionOptions } from './connection.js';
 
@@ -263,25 +265,40 @@ export class PostgresHubState implements HubStateStore {
     return r.rowCount === 1;
   }
 
-  async recallIdempotent(scope: string, key: string): Promise<string | undefined> {
-    const r = await this.db.query<{ response: string }>(
+  /**
+   * The INSERT waits for another replica's insert of the same key in flight; the takeover of a stale claim is a
+   * compare-and-set on created_at, so two replicas cannot both take it over.
+   */
+  async claimIdempotent(scope: string, key: string, at: number, staleMs: number): Promise<IdempotencyClaim> {
+    const inserted = await this.db.query(
+      'claim an idempotency key',
+      'INSERT INTO idempotency (scope, key, response, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
+      [scope, key, IDEMPOTENCY_RUNNING, at],
+    );
+    if (inserted.rowCount === 1) return { kind: 'claimed' };
+    const r = await this.db.query<{ response: string; created_at: string }>(
       'read an idempotency key',
-      'SELECT response FROM idempotency WHERE scope = $1 AND key = $2',
+      'SELECT response, created_at FROM idempotency WHERE scope = $1 AND key = $2',
       [scope, key],
     );
-    return r.rows[0]?.response;
+    const row = r.rows[0];
+    // Released between the two statements: the caller's retry claims it.
+    if (row === undefined) return { kind: 'running' };
+    if (row.response !== IDEMPOTENCY_RUNNING) return { kind: 'done', response: row.response };
+    if (Number(row.created_at) > at - staleMs) return { kind: 'running' };
+    const taken = await this.db.query(
+      'take over a stale idempotency key',
+      'UPDATE idempotency SET created_at = $1 WHERE scope = $2 AND key = $3 AND response = $4 AND created_at = $5',
+      [at, scope, key, IDEMPOTENCY_RUNNING, row.created_at],
+    );
+    return taken.rowCount === 1 ? { kind: 'claimed' } : { kind: 'running' };
   }
 
-  /**
-   * First writer wins. Two statements on purpose: when another replica's insert of the same key is
-   * in flight, the INSERT waits for it, and only a later statement's snapshot sees its response.
-   */
-  async rememberIdempotent(scope: string, key: string, response: string, at: number): Promise<string> {
-    await this.db.query(
-      'store an idempotency key',
-      'INSERT INTO idempotency (scope, key, response, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
-      [scope, key, response, at],
-    );
-    return (await this.recallIdempotent(scope, key)) ?? response;
+  async completeIdempotent(scope: string, key: string, response: string): Promise<void> {
+    await this.db.query('complete an idempotency key', 'UPDATE idempotency SET response = $1 WHERE scope = $2 AND key = $3', [response, scope, key]);
+  }
+
+  async releaseIdempotent(scope: string, key: string): Promise<void> {
+    await this.db.query('release an idempotency key', 'DELETE FROM idempotency WHERE scope = $1 AND key = $2 AND response = $3', [scope, key, IDEMPOTENCY_RUNNING]);
   }
 }
