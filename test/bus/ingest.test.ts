@@ -59,6 +59,20 @@ describe('bus ingest', () => {
     expect(seen).toHaveLength(1);
   });
 
+  it('refuses an id used again for different content as CONFLICT, and keeps the same event in another key order a duplicate', async () => {
+    const event = scheduled();
+    const other = { ...event, data: { ...event.data, courierId: 'courier-somebody-else' } };
+    const first = await hub.bus.publish(key, [event, other]);
+    expect(first.map((r) => (r.status === 'rejected' ? r.error.code : r.status))).toEqual(['accepted', 'CONFLICT']);
+    const reordered = Object.fromEntries(Object.entries(event).reverse());
+    const later = await hub.bus.publish(key, [other, reordered]);
+    expect(later.map((r) => (r.status === 'rejected' ? r.error.code : r.status))).toEqual(['CONFLICT', 'duplicate']);
+    expect(later[0]).toMatchObject({ id: event.id, source: event.source, error: { message: expect.stringContaining('already published with different content') } });
+    await waitFor(() => seen.length >= 1, 2000, 'delivery');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen.map((s) => s.event)).toEqual([event]);
+  });
+
   it('gives each bad entry its own error code and still stores the good ones', async () => {
     const good = scheduled();
     const wrongData = { ...scheduled(), data: { deliveryId: 7 } };

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import {
   ErrorCode,
   KeywayError,
@@ -57,6 +58,11 @@ function rejection(error: unknown, raw?: unknown): Rejection {
     if (typeof source === 'string') r.source = source;
   }
   return r;
+}
+
+/** Whether two stored envelopes are the same event (the same fields and values, in any key order). */
+function sameEvent(storedJson: string, newJson: string): boolean {
+  return storedJson === newJson || isDeepStrictEqual(JSON.parse(storedJson), JSON.parse(newJson));
 }
 
 function entryBytes(entry: unknown): number {
@@ -193,6 +199,18 @@ export class Ingest {
         const woken = new Set<string>();
         toAppend.forEach((a, i) => {
           const o = outcomes[i]!;
+          if (o.duplicate && o.original !== undefined && !sameEvent(o.original, a.input.payload)) {
+            // A redelivery repeats the event; this id was used before for another one (a reflashed device whose
+            // sequence restarted, a client reusing ids). Accepting it as a duplicate would drop it without a word.
+            this.deps.log.warn({ source: a.event.source, id: a.event.id, type: a.event.type, account: a.input.account }, 'event id reused with different content; refused');
+            results[a.index] = rejection(
+              new KeywayError(ErrorCode.Conflict, `event ${a.event.id} from ${a.event.source} was already published with different content; give this event a new id`, {
+                details: { id: a.event.id, source: a.event.source },
+              }),
+              a.event,
+            );
+            return;
+          }
           results[a.index] = {
             status: o.duplicate ? 'duplicate' : 'accepted',
             id: a.event.id,

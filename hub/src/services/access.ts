@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
-import { ErrorCode, KeywayError, createLogger, isValidDeviceId, type Logger } from '@keyway/shared';
+import { ErrorCode, KeywayError, createLogger, isKeywayError, isValidDeviceId, type Logger } from '@keyway/shared';
 import { createEvent, type Publisher } from '@keyway/shared/client';
 import { hashPin, signCommand, signGrant, signRevocations, type CommandAction, type GrantAction } from '@keyway/shared/grants';
 import type { DeviceRecord, GrantRecord, HubStateStore } from '../state/types.js';
@@ -141,7 +141,10 @@ export class AccessService {
         { grantId, deviceId: grant.deviceId, ...(reason ? { reason } : {}), revokedAt: new Date(grant.revokedAt ?? this.clock()).toISOString() },
         { source: SOURCE, id: `revoked-${grantId}`, subject: grant.deviceId },
       ),
-    ]);
+    ]).catch((error: unknown) => {
+      // Revoked before, with another reason: that revocation's event stands (its id is taken by design).
+      if (!isKeywayError(error, ErrorCode.Conflict)) throw error;
+    });
     await this.pushRevocations(grant.deviceId);
     return grant;
   }

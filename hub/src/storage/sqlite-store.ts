@@ -161,7 +161,7 @@ export class SqliteBusStore implements BusStore {
       `INSERT INTO events (dedup_key, type, subject, account, ingested_at, payload) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (dedup_key) DO NOTHING RETURNING seq`,
     );
-    const findEvent = db.prepare<[string], { seq: number }>('SELECT seq FROM events WHERE dedup_key = ?');
+    const findEvent = db.prepare<[string], { seq: number; payload: string }>('SELECT seq, payload FROM events WHERE dedup_key = ?');
     const insertDelivery = db.prepare<[string, number, string | null, number, number]>(
       'INSERT INTO deliveries (subscriber, seq, subject, enqueued_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)',
     );
@@ -273,7 +273,7 @@ export class SqliteBusStore implements BusStore {
             if (!inserted) {
               const existing = findEvent.get(e.dedupKey);
               if (!existing) throw new KeywayError(ErrorCode.Internal, 'dedup conflict without a stored event');
-              out.push({ seq: existing.seq, duplicate: true });
+              out.push({ seq: existing.seq, duplicate: true, original: existing.payload });
               continue;
             }
             for (const s of e.subscribers) insertDelivery.run(s, inserted.seq, e.subject, now, now);

@@ -38,9 +38,10 @@ export function describeBusStore(name: string, makeStore: () => Promise<BusStore
     it('reports a repeated source+id as a duplicate of the original, within and across batches', async () => {
       const [first] = await store.appendBatch([entry('a', ['s1'])], T0);
       const out = await store.appendBatch([entry('a', ['s1']), entry('b', ['s1']), entry('b', ['s1'])], T0 + 1);
-      expect(out[0]).toEqual({ seq: first!.seq, duplicate: true });
+      // A duplicate carries the stored payload, so the bus can tell a redelivery from an id reused for another event.
+      expect(out[0]).toEqual({ seq: first!.seq, duplicate: true, original: JSON.stringify({ id: 'a' }) });
       expect(out[1]!.duplicate).toBe(false);
-      expect(out[2]).toEqual({ seq: out[1]!.seq, duplicate: true });
+      expect(out[2]).toEqual({ seq: out[1]!.seq, duplicate: true, original: JSON.stringify({ id: 'b' }) });
       // duplicates queue nothing: only a and b (once each) wait for s1
       expect((await store.stats('s1', T0 + 2)).queued).toBe(2);
     });

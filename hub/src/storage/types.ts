@@ -24,6 +24,8 @@ export interface AppendOutcome {
   /** Log position of the event (of the original when this entry is a duplicate). */
   seq: number;
   duplicate: boolean;
+  /** For a duplicate: the stored event's payload, which tells a redelivery from an id reused for another event. */
+  original?: string;
 }
 
 export interface ClaimOptions {

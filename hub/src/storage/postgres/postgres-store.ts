@@ -122,11 +122,13 @@ export class PostgresBusStore implements BusStore {
         now,
       ]);
       const fresh = new Map(inserted.rows.map((r) => [keyText(r.dedup_key), r.seq]));
-      const stored = new Map<string, number>();
+      const stored = new Map<string, { seq: number; payload: string }>();
+      /** Payload of the first entry of each key in this batch, for later entries with that key. */
+      const firstPayload = new Map<string, string>();
       if (fresh.size < entries.length) {
         const missing = keys.filter((k) => !fresh.has(keyText(k)));
-        const found = await c.query<{ seq: number; dedup_key: Buffer }>(q.FIND_EVENTS, [missing]);
-        for (const r of found.rows) stored.set(keyText(r.dedup_key), r.seq);
+        const found = await c.query<{ seq: number; dedup_key: Buffer; payload: string }>(q.FIND_EVENTS, [missing]);
+        for (const r of found.rows) stored.set(keyText(r.dedup_key), { seq: r.seq, payload: r.payload });
       }
       const out: AppendOutcome[] = [];
       const subs: string[] = [];
@@ -138,6 +140,7 @@ export class PostgresBusStore implements BusStore {
         // The first occurrence of a key in this batch is the one stored; later ones are duplicates.
         if (seq !== undefined && !seen.has(e.dedupKey)) {
           seen.add(e.dedupKey);
+          firstPayload.set(e.dedupKey, e.payload);
           out.push({ seq, duplicate: false });
           for (const s of e.subscribers) {
             subs.push(s);
@@ -146,9 +149,9 @@ export class PostgresBusStore implements BusStore {
           }
           continue;
         }
-        const original = seq ?? stored.get(e.dedupKey);
+        const original = seq !== undefined ? { seq, payload: firstPayload.get(e.dedupKey) } : stored.get(e.dedupKey);
         if (original === undefined) throw new KeywayError(ErrorCode.Internal, 'dedup conflict without a stored event');
-        out.push({ seq: original, duplicate: true });
+        out.push({ seq: original.seq, duplicate: true, ...(original.payload !== undefined ? { original: original.payload } : {}) });
       }
       if (subs.length > 0) await c.query(q.INSERT_DELIVERIES, [subs, seqs, subjects, now]);
       return out;

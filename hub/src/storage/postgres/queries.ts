@@ -17,7 +17,7 @@ ORDER BY n
 ON CONFLICT (dedup_key) DO NOTHING
 RETURNING seq, dedup_key`;
 
-export const FIND_EVENTS = 'SELECT seq, dedup_key FROM events WHERE dedup_key = ANY($1::bytea[])';
+export const FIND_EVENTS = 'SELECT seq, dedup_key, payload FROM events WHERE dedup_key = ANY($1::bytea[])';
 
 /** $1 subscribers, $2 seqs, $3 subjects, $4 now. */
 export const INSERT_DELIVERIES = `
