@@ -189,6 +189,25 @@ describe('the hub HTTP API', () => {
     expect(published.body.entries[1].deprecated).toBeUndefined();
   });
 
+  it('refuses webhook URLs that are not http(s) and retry or alarm settings out of bounds, naming the field', async () => {
+    const opsKey = (await t.call('POST', '/v1/accounts/ops/keys')).body.apiKey as string;
+    const base = { name: 'ops.bounds', types: ['keyway.device.Heartbeat'], webhook: { url: 'https://ops.example.net/hook', secret: 'a-very-long-secret' } };
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ webhook: { url: 'file:///etc/passwd', secret: 'a-very-long-secret' } }, 'url'],
+      [{ retry: { maxAttempts: 1e300 } }, 'maxAttempts'],
+      [{ retry: { maxAgeMs: 1e300 } }, 'maxAgeMs'],
+      [{ alarms: { dlqDepth: -1 } }, 'dlqDepth'],
+      [{ alarms: { failureRate: 1e308 } }, 'failureRate'],
+      [{ alarms: { webhookUrl: 'not a url' } }, 'webhookUrl'],
+    ];
+    for (const [change, field] of cases) {
+      const r = await t.call('POST', '/v1/subscribers', { ...base, ...change }, opsKey);
+      expect(r, field).toMatchObject({ status: 400, body: { error: { code: 'INVALID_INPUT', message: expect.stringContaining(field) } } });
+    }
+    expect(await t.call('POST', '/v1/customers', { id: 'cust-js', webhookUrl: 'javascript:alert(1)', webhookSecret: 'a-very-long-secret' })).toMatchObject({ status: 400 });
+    expect((await t.call('POST', '/v1/subscribers', base, opsKey)).status).toBe(201);
+  });
+
   it('declares a webhook subscriber in the caller account and shows its DLQ', async () => {
     const opsKey = (await t.call('POST', '/v1/accounts/ops/keys')).body.apiKey as string;
     const declared = await t.call('POST', '/v1/subscribers', { name: 'ops.heartbeats', types: ['keyway.device.Heartbeat'], webhook: { url: 'http://127.0.0.1:9/hook', secret: 'a-very-long-secret' } }, opsKey);

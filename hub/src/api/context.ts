@@ -75,3 +75,6 @@ export function timeField(name: string, value: string): number {
   }
   return ms;
 }
+
+/** Webhooks are called over HTTP(S) only: a file:, ftp: or javascript: URL is refused. */
+export const httpUrl = { type: 'string', format: 'uri', pattern: '^https?://', maxLength: 2048 } as const;

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ErrorCode, KeywayError } from '@keyway/shared';
 import type { DeviceRecord, GrantRecord } from '../state/types.js';
-import { pageQuery, paged, requireAccount, timeField, type ApiContext, type PageQuery } from './context.js';
+import { httpUrl, pageQuery, paged, requireAccount, timeField, type ApiContext, type PageQuery } from './context.js';
 import { idempotent } from './idempotency.js';
 
 const ACCESS = ['access'];
@@ -25,7 +25,7 @@ export function deviceRoutes(app: FastifyInstance, ctx: ApiContext): void {
         body: {
           type: 'object',
           required: ['id'],
-          properties: { id: { type: 'string', minLength: 1, maxLength: 128 }, webhookUrl: { type: 'string', format: 'uri' }, webhookSecret: { type: 'string', minLength: 16 } },
+          properties: { id: { type: 'string', minLength: 1, maxLength: 128 }, webhookUrl: httpUrl, webhookSecret: { type: 'string', minLength: 16 } },
         },
       },
     },

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ErrorCode, KeywayError } from '@keyway/shared';
 import type { SubscriberDeclaration } from '../bus/types.js';
-import { accountOf, pageQuery, paged, timeField, type ApiContext, type PageQuery } from './context.js';
+import { accountOf, httpUrl, pageQuery, paged, timeField, type ApiContext, type PageQuery } from './context.js';
 import { forbidden } from './errors.js';
 
 const dlqFilter = {
@@ -33,12 +33,22 @@ export function subscriberRoutes(app: FastifyInstance, ctx: ApiContext): void {
             name: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,99}$' },
             types: { type: 'array', items: { type: 'string' }, minItems: 1 },
             patterns: { type: 'array', items: { type: 'object' } },
-            webhook: { type: 'object', required: ['url', 'secret'], properties: { url: { type: 'string', format: 'uri' }, secret: { type: 'string', minLength: 16 } } },
+            webhook: { type: 'object', required: ['url', 'secret'], properties: { url: httpUrl, secret: { type: 'string', minLength: 16 } } },
             concurrency: { type: 'integer', minimum: 1, maximum: 256 },
             orderedBySubject: { type: 'boolean' },
             timeoutMs: { type: 'integer', minimum: 100, maximum: 300000 },
-            retry: { type: 'object', properties: { maxAttempts: { type: 'integer', minimum: 1 }, maxAgeMs: { type: 'integer', minimum: 1000 } } },
-            alarms: { type: 'object', properties: { dlqDepth: { type: 'integer' }, oldestAgeMs: { type: 'integer' }, failureRate: { type: 'number' }, p90LatencyMs: { type: 'number' }, webhookUrl: { type: 'string' } } },
+            // Bounded so that a typo cannot retry for ever or raise an alarm that can never clear.
+            retry: { type: 'object', properties: { maxAttempts: { type: 'integer', minimum: 1, maximum: 100 }, maxAgeMs: { type: 'integer', minimum: 1000, maximum: 7 * 24 * 3600_000 } } },
+            alarms: {
+              type: 'object',
+              properties: {
+                dlqDepth: { type: 'integer', minimum: 1 },
+                oldestAgeMs: { type: 'integer', minimum: 1000 },
+                failureRate: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+                p90LatencyMs: { type: 'number', exclusiveMinimum: 0, maximum: 3_600_000 },
+                webhookUrl: httpUrl,
+              },
+            },
             transform: { type: 'object', required: ['inputPaths', 'template'], properties: { inputPaths: { type: 'object', additionalProperties: { type: 'string' }, maxProperties: 100 }, template: {} } },
           },
         },
