@@ -260,6 +260,7 @@ function memoryRegistry(): {
   setDeviceOnline(id: string, online: boolean, at: number): Promise<void>;
   setDeviceReported(id: string, reported: Record<string, unknown>, at: number): Promise<void>;
   insertDevice(d: { id: string; tokenHash: string; vendor: string; customerId: string; createdAt: number; online: boolean; lastSeenAt: number | null; reported: null }): Promise<void>;
+  keepRefusedEvents(): Promise<number>;
 } {
   const rows = new Map<string, { id: string; tokenHash: string; vendor: string; online?: boolean }>();
   return {
@@ -270,6 +271,8 @@ function memoryRegistry(): {
       return Promise.resolve();
     },
     setDeviceReported: () => Promise.resolve(),
+    // Heartbeats are never refused; were one refused, it would stay unacknowledged and be sent again.
+    keepRefusedEvents: () => Promise.reject(new Error('the in-memory registry keeps no refused events')),
     insertDevice: (d) => {
       rows.set(d.id, { id: d.id, tokenHash: d.tokenHash, vendor: d.vendor });
       return Promise.resolve();

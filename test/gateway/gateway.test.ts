@@ -152,6 +152,25 @@ describe('device gateway (embedded broker)', () => {
     await waitFor(() => acks.length === 1, 5_000, 'the ack');
     expect(acks[0]).toMatchObject({ upTo: 4, rejected: [{ seq: 3, code: 'VALIDATION_FAILED' }] });
     await waitFor(() => hub.ofType('keyway.device.Heartbeat').length === 3, 5_000, 'three heartbeats');
+    // Acknowledged, so the device deletes it, yet not lost: kept with its body.
+    const kept = await hub.state.listRefusedEvents('garage-1', { limit: 10 });
+    expect(kept).toMatchObject([{ deviceId: 'garage-1', seq: 3, code: 'VALIDATION_FAILED' }]);
+    expect(JSON.parse(kept[0]!.payload)).toMatchObject({ id: 'garage-1-3', data: { uptimeS: -5, at: 'yesterday' } });
+  });
+
+  it('does not acknowledge refused events it could not keep, so the device sends them again', async () => {
+    const { client, acks } = await device('garage-1');
+    const keep = hub.state.keepRefusedEvents.bind(hub.state);
+    let failures = 1;
+    hub.state.keepRefusedEvents = (rows) => (failures-- > 0 ? Promise.reject(new Error('disk full')) : keep(rows));
+    const payload = batch('garage-1', range(1, 4), (seq) => (seq === 3 ? { ...heartbeatFor('garage-1', seq), dataschema: 'https://keyway.dev/schemas/device/Heartbeat.v9.json' } : heartbeatFor('garage-1', seq)));
+    await client.publishAsync('keyway/v1/d/garage-1/up/events', payload, { qos: 1 });
+    await waitFor(() => acks.length === 1, 5_000, 'the first ack');
+    expect(acks[0]).toMatchObject({ upTo: 2, error: { code: 'UNAVAILABLE' } });
+    await client.publishAsync('keyway/v1/d/garage-1/up/events', payload, { qos: 1 });
+    await waitFor(() => acks.length === 2, 5_000, 'the second ack');
+    expect(acks[1]).toMatchObject({ upTo: 4, rejected: [{ seq: 3, code: 'UNKNOWN_SCHEMA_VERSION' }] });
+    expect((await hub.state.listRefusedEvents('garage-1', { limit: 10 })).map((r) => r.seq)).toEqual([3]);
   });
 
   it('closes a connection whose packet header declares more than the limit, before buffering it: 64 KiB before login, 4 MiB after', async () => {

@@ -117,6 +117,24 @@ describe('the hub HTTP API', () => {
     expect((await t.call('POST', '/v1/grants', grant, t.admin, { 'idempotency-key': 'fail-1' })).status).toBe(201);
   });
 
+  it("lists a device's refused events with their bodies and redrives them: what the bus takes now leaves the list", async () => {
+    await t.call('POST', '/v1/devices', { deviceId: 'garage-refused', customerId: 'cust-1' });
+    const heartbeat = (seq: number) => createEvent('keyway.device.Heartbeat', { deviceId: 'garage-refused', uptimeS: seq, at }, { source: 'keyway://device/garage-refused', id: `garage-refused-${seq}` });
+    // As the gateway keeps them: seq 4 was refused while the hub was briefly without the type (now fine), seq 7 is invalid.
+    await t.hub.internals.state.keepRefusedEvents([
+      { deviceId: 'garage-refused', seq: 4, code: 'UNKNOWN_SCHEMA_VERSION', message: 'm', payload: JSON.stringify(heartbeat(4)), at: Date.now() },
+      { deviceId: 'garage-refused', seq: 7, code: 'VALIDATION_FAILED', message: 'm', payload: JSON.stringify({ ...heartbeat(7), data: { uptimeS: -1 } }), at: Date.now() },
+    ]);
+    const listed = await t.call('GET', '/v1/devices/garage-refused/refused');
+    expect(listed.body).toMatchObject({ items: [{ seq: 4, code: 'UNKNOWN_SCHEMA_VERSION', event: { id: 'garage-refused-4' } }, { seq: 7, code: 'VALIDATION_FAILED' }], next: null });
+    const notifyKey = (await t.call('POST', '/v1/accounts/notify/keys')).body.apiKey as string;
+    expect((await t.call('GET', '/v1/devices/garage-refused/refused', undefined, notifyKey)).status).toBe(403);
+    expect((await t.call('GET', '/v1/devices/garage-nope/refused')).status).toBe(404);
+    const redriven = await t.call('POST', '/v1/devices/garage-refused/refused/redrive');
+    expect(redriven).toMatchObject({ status: 200, body: { published: 1, stillRefused: 1, more: false } });
+    expect((await t.call('GET', '/v1/devices/garage-refused/refused')).body.items.map((r: { seq: number }) => r.seq)).toEqual([7]);
+  });
+
   it('lets only the access account (or the platform) issue grants', async () => {
     const notifyKey = (await t.call('POST', '/v1/accounts/notify/keys')).body.apiKey as string;
     const grant = { deviceId: 'garage-api-1', holder: 'courier-1', validFrom: at, validUntil: new Date(Date.now() + 3600_000).toISOString() };

@@ -10,6 +10,7 @@ import { deviceRoutes } from './routes-devices.js';
 import { apiKeyOf, eventRoutes } from './routes-events.js';
 import { opsRoutes } from './routes-ops.js';
 import { schemaRoutes } from './routes-schemas.js';
+import { refusedRoutes } from './routes-refused.js';
 import { subscriberRoutes } from './routes-subscribers.js';
 
 const PUBLIC = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
@@ -86,6 +87,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   eventRoutes(app, ctx);
   schemaRoutes(app, ctx);
   deviceRoutes(app, ctx);
+  refusedRoutes(app, ctx);
   deliveryRoutes(app, ctx);
   subscriberRoutes(app, ctx);
   opsRoutes(app, ctx);

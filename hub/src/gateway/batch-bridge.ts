@@ -3,6 +3,7 @@ import type { PublishEntryResult } from '@keyway/shared/client';
 import type { GatewayMetrics } from './metrics.js';
 import type { GatewayBus } from './types.js';
 import { BatchMessage, WIRE_VERSION, type AckMessage, type RejectedEvent } from '@keyway/shared/wire';
+import type { RefusedEventRecord } from '../state/types.js';
 
 /** Bus.publishAs takes at most this many entries per call (PutEvents' limit). */
 const BUS_CHUNK = 10;
@@ -17,7 +18,23 @@ export interface BatchBridgeDeps {
   log: Logger;
   maxBatchBytes: number;
   maxBatchEvents: number;
+  /** Keeps events refused for good with their bodies; an event is acknowledged only once kept. */
+  keepRefused: (rows: readonly RefusedEventRecord[]) => Promise<number>;
+  clock: () => number;
 }
+
+/** The refused event as JSON; one too deep to serialize is kept as a note of what it was (JSON.parse took it, stringify cannot). */
+function bodyText(event: unknown): string {
+  try {
+    return JSON.stringify(event ?? null);
+  } catch (error) {
+    const { id, type } = (event ?? {}) as { id?: unknown; type?: unknown };
+    return JSON.stringify({ unserializable: describeError(error), id, type });
+  }
+}
+
+/** How many refused events a log line lists (a batch of 500 refused events made a 100 KB line). */
+const LOGGED_REFUSALS = 5;
 
 /** The ack to send for one batch, without its signed time. */
 export type BatchOutcome = Omit<AckMessage, 'time'>;
@@ -79,6 +96,7 @@ export async function bridgeBatch(
 
   const source = `keyway://device/${deviceId}`;
   const rejected: RejectedEvent[] = [];
+  const bodies = new Map(batch.events.map((e) => [e.seq, e.event]));
   const toPublish: { seq: number; event: Record<string, unknown> }[] = [];
   let previous = -1;
   for (const item of batch.events) {
@@ -121,9 +139,21 @@ export async function bridgeBatch(
     }
   }
   // A refused-for-good event after a transient failure is reported again on the resend, not now.
-  const finalRejected = rejected.filter((r) => r.seq <= durableUpTo).sort((a, b) => a.seq - b.seq);
+  let finalRejected = rejected.filter((r) => r.seq <= durableUpTo).sort((a, b) => a.seq - b.seq);
   if (finalRejected.length > 0) {
-    deps.log.warn({ deviceId, rejected: finalRejected }, 'device events refused for good');
+    // Refused, yet never lost: kept with its body (GET /v1/devices/{id}/refused, redrive) before the ack covers it.
+    const at = deps.clock();
+    try {
+      const trimmed = await deps.keepRefused(finalRejected.map((r) => ({ deviceId, seq: r.seq, code: r.code, message: r.message, payload: bodyText(bodies.get(r.seq)), at })));
+      if (trimmed > 0) deps.log.warn({ deviceId, trimmed }, "device's oldest refused events dropped: it keeps the newest only");
+      deps.log.warn({ deviceId, refused: finalRejected.length, first: finalRejected.slice(0, LOGGED_REFUSALS) }, 'device events refused for good; kept for inspection and redrive');
+    } catch (error) {
+      // Not kept, so not acknowledged either: the device sends them again.
+      deps.log.error({ deviceId, err: describeError(error) }, 'could not keep refused device events; they are not acknowledged');
+      durableUpTo = Math.min(durableUpTo, (finalRejected[0]?.seq ?? durableUpTo + 1) - 1);
+      transient ??= { code: ErrorCode.Unavailable, message: `refused events could not be kept (${describeError(error)})` };
+      finalRejected = [];
+    }
   }
   // A batch that does not follow on from what is known to be acknowledged (an earlier batch may sit, unstored, on
   // another replica) is stored but not acknowledged; the device resends it once the earlier one is acknowledged.

@@ -252,6 +252,8 @@ export class DeviceGateway {
       log: this.log,
       maxBatchBytes: limits.maxBatchBytes ?? MAX_BATCH_BYTES,
       maxBatchEvents: limits.maxBatchEvents ?? MAX_BATCH_EVENTS,
+      keepRefused: (rows) => this.options.devices.keepRefusedEvents(rows),
+      clock: this.clock,
     };
     let outcome: BatchOutcome;
     try {

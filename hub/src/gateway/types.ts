@@ -1,6 +1,7 @@
 import type { Logger } from '@keyway/shared';
 import type { PublishEntryResult } from '@keyway/shared/client';
 import type { RateSpec } from './rate-limit.js';
+import type { RefusedEventRecord } from '../state/types.js';
 
 /** What the gateway needs from the device registry; the lead's `HubStateStore` satisfies it as is. */
 export interface DeviceDirectory {
@@ -9,6 +10,8 @@ export interface DeviceDirectory {
   /** Optional: many presence changes in one transaction; used when present (connect storms). */
   setDevicesOnline?(changes: readonly { id: string; online: boolean; at: number }[]): Promise<void>;
   setDeviceReported(id: string, reported: Record<string, unknown>, at: number): Promise<void>;
+  /** Keeps device events refused for good, with their bodies, before they are acknowledged; returns how many were trimmed. */
+  keepRefusedEvents(rows: readonly RefusedEventRecord[]): Promise<number>;
 }
 
 /** What the gateway needs from the bus; `Bus` satisfies it as is. */

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { IDEMPOTENCY_RUNNING, type CustomerRecord, type DeliveryRecord, type DeliveryState, type DeviceRecord, type GrantRecord, type HubStateStore, type IdempotencyClaim } from './types.js';
+import { IDEMPOTENCY_RUNNING, MAX_REFUSED_PER_DEVICE, type RefusedEventRecord, type CustomerRecord, type DeliveryRecord, type DeliveryState, type DeviceRecord, type GrantRecord, type HubStateStore, type IdempotencyClaim } from './types.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS customers (
@@ -15,6 +15,9 @@ CREATE INDEX IF NOT EXISTS grants_device ON grants(device_id);
 CREATE TABLE IF NOT EXISTS deliveries (
   id TEXT PRIMARY KEY, device_id TEXT NOT NULL, state TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS deliveries_device ON deliveries(device_id);
+CREATE TABLE IF NOT EXISTS refused_events (
+  device_id TEXT NOT NULL, seq INTEGER NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL, payload TEXT NOT NULL,
+  at INTEGER NOT NULL, PRIMARY KEY (device_id, seq));
 CREATE TABLE IF NOT EXISTS idempotency (
   scope TEXT NOT NULL, key TEXT NOT NULL, response TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (scope, key));
 `;
@@ -224,6 +227,38 @@ export class SqliteHubState implements HubStateStore {
 
   releaseIdempotent(scope: string, key: string): Promise<void> {
     this.conn.prepare('DELETE FROM idempotency WHERE scope = ? AND key = ? AND response = ?').run(scope, key, IDEMPOTENCY_RUNNING);
+    return Promise.resolve();
+  }
+
+  keepRefusedEvents(rows: readonly RefusedEventRecord[]): Promise<number> {
+    const keep = this.conn.prepare(
+      `INSERT INTO refused_events (device_id, seq, code, message, payload, at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (device_id, seq) DO UPDATE SET code = excluded.code, message = excluded.message, payload = excluded.payload, at = excluded.at`,
+    );
+    const trim = this.conn.prepare(
+      'DELETE FROM refused_events WHERE device_id = ? AND seq < (SELECT seq FROM refused_events WHERE device_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)',
+    );
+    const trimmed = this.conn.transaction(() => {
+      for (const r of rows) keep.run(r.deviceId, r.seq, r.code, r.message, r.payload, r.at);
+      let n = 0;
+      for (const deviceId of new Set(rows.map((r) => r.deviceId))) n += trim.run(deviceId, deviceId, MAX_REFUSED_PER_DEVICE - 1).changes;
+      return n;
+    })();
+    return Promise.resolve(trimmed);
+  }
+
+  listRefusedEvents(deviceId: string, page: { limit: number; after?: number }): Promise<RefusedEventRecord[]> {
+    const rows = this.conn
+      .prepare('SELECT device_id, seq, code, message, payload, at FROM refused_events WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT ?')
+      .all(deviceId, page.after ?? -1, page.limit) as Array<{ device_id: string; seq: number; code: string; message: string; payload: string; at: number }>;
+    return Promise.resolve(rows.map((r) => ({ deviceId: r.device_id, seq: r.seq, code: r.code, message: r.message, payload: r.payload, at: r.at })));
+  }
+
+  deleteRefusedEvents(deviceId: string, seqs: readonly number[]): Promise<void> {
+    const del = this.conn.prepare('DELETE FROM refused_events WHERE device_id = ? AND seq = ?');
+    this.conn.transaction(() => {
+      for (const seq of seqs) del.run(deviceId, seq);
+    })();
     return Promise.resolve();
   }
 }

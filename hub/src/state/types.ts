@@ -119,7 +119,30 @@ export interface HubStateStore {
   completeIdempotent(scope: string, key: string, response: string): Promise<void>;
   /** Gives up a claim whose request failed, so that a retry with the key runs again. */
   releaseIdempotent(scope: string, key: string): Promise<void>;
+
+  /**
+   * Keeps refused device events (a repeat of a seq replaces it), then trims the device's oldest past
+   * MAX_REFUSED_PER_DEVICE; returns how many were trimmed.
+   */
+  keepRefusedEvents(rows: readonly RefusedEventRecord[]): Promise<number>;
+  /** A device's refused events in seq order, after `after` (a seq). */
+  listRefusedEvents(deviceId: string, page: { limit: number; after?: number }): Promise<RefusedEventRecord[]>;
+  deleteRefusedEvents(deviceId: string, seqs: readonly number[]): Promise<void>;
 }
+
+/** A device event the hub refused for good (schema, id or permission), kept with its body so it is never lost. */
+export interface RefusedEventRecord {
+  deviceId: string;
+  seq: number;
+  code: string;
+  message: string;
+  /** The event as the device sent it (JSON). */
+  payload: string;
+  at: number;
+}
+
+/** Most refused events kept per device; past it the oldest go (a device sending only garbage must not fill the disk). */
+export const MAX_REFUSED_PER_DEVICE = 10_000;
 
 export type IdempotencyClaim = { kind: 'claimed' } | { kind: 'done'; response: string } | { kind: 'running' };
 

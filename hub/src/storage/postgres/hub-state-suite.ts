@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DeliveryRecord, DeviceRecord, GrantRecord, HubStateStore } from '../../state/types.js';
+import { MAX_REFUSED_PER_DEVICE, type DeliveryRecord, type DeviceRecord, type GrantRecord, type HubStateStore } from '../../state/types.js';
 
 /**
  * The behaviour every hub state backend must show, run against SQLite and PostgreSQL alike.
@@ -142,6 +142,21 @@ export function describeHubState(name: string, makeStore: () => Promise<HubState
         'del-2',
       ]);
       expect((await store.listDeliveries({}, { limit: 1, after: 'del-1' })).map((d) => d.id)).toEqual(['del-2']);
+    });
+
+    it('keeps refused device events with their bodies, replaces a repeated seq, pages, deletes and trims the oldest past the cap', async () => {
+      const row = (seq: number, code = 'UNKNOWN_SCHEMA_VERSION') => ({ deviceId: 'dev-r', seq, code, message: `m${seq}`, payload: `{"seq":${seq}}`, at: T0 + seq });
+      expect(await store.keepRefusedEvents([row(3), row(1), { ...row(9), deviceId: 'dev-other' }])).toBe(0);
+      expect(await store.keepRefusedEvents([row(3, 'CONFLICT')])).toBe(0);
+      expect(await store.listRefusedEvents('dev-r', { limit: 10 })).toEqual([row(1), row(3, 'CONFLICT')]);
+      expect((await store.listRefusedEvents('dev-r', { limit: 10, after: 1 })).map((r) => r.seq)).toEqual([3]);
+      await store.deleteRefusedEvents('dev-r', [1]);
+      expect((await store.listRefusedEvents('dev-r', { limit: 10 })).map((r) => r.seq)).toEqual([3]);
+      const many = Array.from({ length: MAX_REFUSED_PER_DEVICE }, (_, i) => row(100 + i));
+      expect(await store.keepRefusedEvents(many)).toBe(1);
+      const kept = await store.listRefusedEvents('dev-r', { limit: 2 });
+      expect(kept.map((r) => r.seq)).toEqual([100, 101]);
+      expect((await store.listRefusedEvents('dev-other', { limit: 10 })).map((r) => r.seq)).toEqual([9]);
     });
 
     it('lets one request claim an idempotency key, answers the others running then done, and frees a failed or stale claim', async () => {

@@ -1,5 +1,7 @@
 import {
   IDEMPOTENCY_RUNNING,
+  MAX_REFUSED_PER_DEVICE,
+  type RefusedEventRecord,
   type CustomerRecord,
   type DeliveryRecord,
   type DeliveryState,
@@ -296,6 +298,41 @@ export class PostgresHubState implements HubStateStore {
 
   async completeIdempotent(scope: string, key: string, response: string): Promise<void> {
     await this.db.query('complete an idempotency key', 'UPDATE idempotency SET response = $1 WHERE scope = $2 AND key = $3', [response, scope, key]);
+  }
+
+  async keepRefusedEvents(rows: readonly RefusedEventRecord[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    await this.db.query(
+      'keep refused device events',
+      `INSERT INTO refused_events (device_id, seq, code, message, payload, at)
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+       ON CONFLICT (device_id, seq) DO UPDATE SET code = excluded.code, message = excluded.message, payload = excluded.payload, at = excluded.at`,
+      [rows.map((r) => r.deviceId), rows.map((r) => r.seq), rows.map((r) => r.code), rows.map((r) => r.message), rows.map((r) => r.payload), rows.map((r) => r.at)],
+    );
+    let trimmed = 0;
+    for (const deviceId of new Set(rows.map((r) => r.deviceId))) {
+      const r = await this.db.query(
+        'trim refused device events',
+        'DELETE FROM refused_events WHERE device_id = $1 AND seq < (SELECT seq FROM refused_events WHERE device_id = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2)',
+        [deviceId, MAX_REFUSED_PER_DEVICE - 1],
+      );
+      trimmed += r.rowCount ?? 0;
+    }
+    return trimmed;
+  }
+
+  async listRefusedEvents(deviceId: string, page: { limit: number; after?: number }): Promise<RefusedEventRecord[]> {
+    const r = await this.db.query<{ device_id: string; seq: string; code: string; message: string; payload: string; at: string }>(
+      'list refused device events',
+      'SELECT device_id, seq, code, message, payload, at FROM refused_events WHERE device_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+      [deviceId, page.after ?? -1, page.limit],
+    );
+    return r.rows.map((x) => ({ deviceId: x.device_id, seq: Number(x.seq), code: x.code, message: x.message, payload: x.payload, at: Number(x.at) }));
+  }
+
+  async deleteRefusedEvents(deviceId: string, seqs: readonly number[]): Promise<void> {
+    if (seqs.length === 0) return;
+    await this.db.query('delete refused device events', 'DELETE FROM refused_events WHERE device_id = $1 AND seq = ANY($2::bigint[])', [deviceId, [...seqs]]);
   }
 
   async releaseIdempotent(scope: string, key: string): Promise<void> {

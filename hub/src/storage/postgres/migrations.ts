@@ -153,4 +153,19 @@ CREATE TABLE registry_audit (
 UPDATE events SET dedup_key = convert_to(account, 'UTF8') || '\\x00'::bytea || dedup_key;
 `,
   },
+  {
+    version: 5,
+    name: 'refused device events',
+    sql: `
+CREATE TABLE refused_events (
+  device_id TEXT   NOT NULL,
+  seq       BIGINT NOT NULL,
+  code      TEXT   NOT NULL,
+  message   TEXT   NOT NULL,
+  payload   TEXT   NOT NULL,
+  at        BIGINT NOT NULL,
+  PRIMARY KEY (device_id, seq)
+);
+`,
+  },
 ];
