@@ -20,6 +20,8 @@ import { gatewayEvent, publishOwn } from './own-events.js';
 import { KeyedTokenBuckets } from './rate-limit.js';
 import type { Detection, GatewayTransport, InboundMessage } from './transport.js';
 import type { CommandResult, DeviceGatewayOptions } from './types.js';
+import { KeyedSlots } from './keyed-slots.js';
+import { LogThrottle } from './log-throttle.js';
 import { CommandResultMessage, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, PresenceMessage, ReportedStateFrame, WIRE_VERSION, parseJson } from '@keyway/shared/wire';
 
 /** A disconnect is reported only if no Last Will or new message explains it within this time. */
@@ -46,6 +48,9 @@ export class DeviceGateway {
   private readonly acked = new Map<string, number>();
   /** Per-device tail of the batch chain, so one device's batches are stored and acked in order. */
   private readonly chains = new Map<string, { tail: Promise<void>; queued: number }>();
+  /** Per vendor, how many of its batches are processed at once (limits.vendorConcurrency). */
+  private readonly vendorSlots: KeyedSlots;
+  private readonly logThrottle: LogThrottle;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly graceTimers = new Set<NodeJS.Timeout>();
   private readonly resultListeners = new Set<(result: CommandResult) => void>();
@@ -54,6 +59,8 @@ export class DeviceGateway {
   constructor(private readonly options: DeviceGatewayOptions) {
     this.log = options.logger ?? createLogger('device-gateway');
     this.clock = options.clock ?? Date.now;
+    this.vendorSlots = new KeyedSlots(Math.max(1, options.limits?.vendorConcurrency ?? 4));
+    this.logThrottle = new LogThrottle(this.clock);
   }
 
   /** Prometheus metrics of the gateway, to merge into /metrics. */
@@ -196,19 +203,19 @@ export class DeviceGateway {
     }
     if (!this.deviceBuckets!.take(m.deviceId)) {
       this.metricsSet.rateLimited.inc({ scope: 'device' });
-      this.log.warn({ deviceId: m.deviceId, topic: m.suffix }, 'device over its message rate; message dropped');
+      this.warnOnce(`rate:${m.deviceId}`, { deviceId: m.deviceId, topic: m.suffix }, 'device over its message rate; message dropped');
       return;
     }
     if (!this.vendorBuckets!.take(vendor)) {
       this.deviceBuckets!.refund(m.deviceId);
       this.metricsSet.rateLimited.inc({ scope: 'vendor' });
-      this.log.warn({ deviceId: m.deviceId, vendor, topic: m.suffix }, 'vendor fleet over its message rate; message dropped');
+      this.warnOnce(`vendor:${vendor}`, { deviceId: m.deviceId, vendor, topic: m.suffix }, 'vendor fleet over its message rate; message dropped');
       return;
     }
     switch (m.suffix) {
       case 'up/events':
         this.presence?.seen(m.deviceId);
-        this.enqueueBatch(m.deviceId, m.payload);
+        this.enqueueBatch(m.deviceId, vendor, m.payload);
         return;
       case 'status':
         return this.onStatus(m.deviceId, m.payload);
@@ -220,22 +227,28 @@ export class DeviceGateway {
         return this.onCommandResultMessage(m.deviceId, m.payload);
       default:
         this.metricsSet.refusals.inc({ reason: 'unknown-topic' });
-        this.log.warn({ deviceId: m.deviceId, topic: m.suffix }, 'message on an unknown device topic ignored');
+        this.warnOnce(`topic:${m.deviceId}`, { deviceId: m.deviceId, topic: m.suffix }, 'message on an unknown device topic ignored');
     }
   }
 
-  private enqueueBatch(deviceId: string, payload: Buffer): void {
+  /** A warn line for a repeated event, written the first time and then once a minute per key with the count left out. */
+  private warnOnce(key: string, fields: Record<string, unknown>, message: string): void {
+    const skipped = this.logThrottle.admit(key);
+    if (skipped !== undefined) this.log.warn({ ...fields, ...(skipped > 0 ? { alsoSinceLastLine: skipped } : {}) }, message);
+  }
+
+  private enqueueBatch(deviceId: string, vendor: string, payload: Buffer): void {
     const max = this.options.limits?.maxQueuedBatches ?? 8;
     let chain = this.chains.get(deviceId);
     if (!chain) this.chains.set(deviceId, (chain = { tail: Promise.resolve(), queued: 0 }));
     if (chain.queued >= max) {
       this.metricsSet.rateLimited.inc({ scope: 'queue' });
-      this.log.warn({ deviceId, queued: chain.queued }, 'too many batches queued for one device; batch dropped (the device resends after its ack timeout)');
+      this.warnOnce(`queue:${deviceId}`, { deviceId, queued: chain.queued }, 'too many batches queued for one device; batch dropped (the device resends after its ack timeout)');
       return;
     }
     chain.queued += 1;
     const c = chain;
-    const next = c.tail.then(() => this.handleBatch(deviceId, payload)).finally(() => {
+    const next = c.tail.then(() => this.vendorSlots.run(vendor, () => this.handleBatch(deviceId, payload))).finally(() => {
       c.queued -= 1;
       if (c.queued === 0 && this.chains.get(deviceId) === c) this.chains.delete(deviceId);
     });

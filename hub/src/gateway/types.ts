@@ -63,6 +63,11 @@ export interface GatewayLimits {
   detections?: RateSpec;
   /** Batches queued per device behind the one being stored; more are dropped. Default 8. */
   maxQueuedBatches?: number;
+  /**
+   * Batches of one vendor's devices processed at once (default 4); the rest wait their turn, so a vendor whose
+   * devices flood the gateway slows only itself.
+   */
+  vendorConcurrency?: number;
 }
 
 export interface PresenceOptions {
