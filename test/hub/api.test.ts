@@ -78,6 +78,19 @@ describe('the hub HTTP API', () => {
     expect(await t.call('GET', '/v1/devices/%E0%A4%A')).toMatchObject({ status: 400, body: { error: { code: 'INVALID_INPUT', message: expect.stringContaining('path cannot be read'), details: {} } } });
   });
 
+  it('answers oversized headers, oversized bodies and unknown filter values in the Keyway error shape', async () => {
+    const huge = await fetch(`${t.url}/v1/devices`, { headers: { 'x-api-key': t.admin, 'x-padding': 'x'.repeat(20_000) } });
+    expect(huge.status).toBe(431);
+    expect(await huge.json()).toEqual({ error: { code: 'INVALID_INPUT', message: 'the request headers (or URL) are over 16 KiB', details: {} } });
+    const bigBody = { deviceId: 'garage-x', holder: 'x'.repeat(2 * 1024 * 1024) };
+    expect(await t.call('POST', '/v1/grants', bigBody)).toMatchObject({ status: 413, body: { error: { code: 'INVALID_INPUT', message: 'the request body is over 1048576 bytes' } } });
+    expect(await t.call('POST', '/v1/events', { entries: ['x'.repeat(2 * 1024 * 1024)] })).toMatchObject({ status: 413, body: { error: { code: 'BATCH_TOO_LARGE' } } });
+    expect(await t.call('GET', '/v1/deliveries?state=bogus')).toMatchObject({ status: 400, body: { error: { code: 'INVALID_INPUT' } } });
+    const openapi = (await t.call('GET', '/openapi.json', undefined, '')).body;
+    expect(openapi.paths['/healthz'].get.security).toEqual([]);
+    expect(openapi.paths['/v1/devices'].get.security).toBeUndefined();
+  });
+
   it('refuses a date-time the hub cannot read (a leap second) by naming the field, not as "validUntil must be after validFrom"', async () => {
     await t.call('POST', '/v1/devices', { deviceId: 'garage-leap', customerId: 'cust-1' });
     const r = await t.call('POST', '/v1/grants', { deviceId: 'garage-leap', holder: 'h', validFrom: new Date().toISOString(), validUntil: '2026-12-31T23:59:60Z' });

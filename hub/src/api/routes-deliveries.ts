@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ErrorCode, KeywayError } from '@keyway/shared';
-import type { DeliveryRecord, DeliveryState } from '../state/types.js';
+import { DELIVERY_STATES, type DeliveryRecord, type DeliveryState } from '../state/types.js';
 import { pageQuery, paged, requireAccount, timeField, type ApiContext, type PageQuery } from './context.js';
 import { idempotent } from './idempotency.js';
 
@@ -56,7 +56,7 @@ export function deliveryRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get(
     '/v1/deliveries',
-    { schema: { tags: ['deliveries'], summary: 'List deliveries', querystring: { ...pageQuery, properties: { ...pageQuery.properties, deviceId: { type: 'string' }, state: { type: 'string' } } } } },
+    { schema: { tags: ['deliveries'], summary: 'List deliveries', querystring: { ...pageQuery, properties: { ...pageQuery.properties, deviceId: { type: 'string' }, state: { type: 'string', enum: [...DELIVERY_STATES] } } } } },
     async (request) => {
       requireAccount(ctx, request, [...DELIVERY, 'ops', 'notify'], 'list deliveries');
       const q = request.query as PageQuery & { deviceId?: string; state?: DeliveryState };

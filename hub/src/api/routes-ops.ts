@@ -4,15 +4,15 @@ import { requireAccount, type ApiContext } from './context.js';
 import { idempotent } from './idempotency.js';
 
 export function opsRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  app.get('/healthz', { schema: { tags: ['ops'], summary: 'The process is alive' } }, () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: { tags: ['ops'], summary: 'The process is alive', security: [] } }, () => ({ status: 'ok' }));
 
-  app.get('/readyz', { schema: { tags: ['ops'], summary: 'Ready to serve: store and broker reachable' } }, async (_request, reply) => {
+  app.get('/readyz', { schema: { tags: ['ops'], summary: 'Ready to serve: store and broker reachable', security: [] } }, async (_request, reply) => {
     const result = await ctx.ready();
     void reply.code(result.ready ? 200 : 503);
     return { status: result.ready ? 'ready' : 'not-ready', checks: result.checks };
   });
 
-  app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics' } }, async (_request, reply) => {
+  app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics', security: [] } }, async (_request, reply) => {
     const merged = Registry.merge([ctx.bus.metrics, ...ctx.metrics]);
     void reply.header('content-type', merged.contentType);
     return merged.metrics();

@@ -30,6 +30,19 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true }, plugins: [finiteKeyword] },
     // Errors Fastify raises before routing (a malformed percent-encoding in the path, a too long parameter): the same
     // error shape and log line as every other refusal.
+    // Headers over the limit (431) or a request the parser cannot read (400), answered before Fastify sees a request:
+    // the same error shape as every other refusal.
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket) => {
+      const headersTooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+      const status = headersTooLarge ? 431 : 400;
+      const message = headersTooLarge ? 'the request headers (or URL) are over 16 KiB' : 'the request cannot be read as HTTP';
+      const body = JSON.stringify({ error: { code: ErrorCode.InvalidInput, message, details: {} } });
+      if (socket.writable) {
+        socket.end(`HTTP/1.1 ${status} ${headersTooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      } else {
+        socket.destroy(error);
+      }
+    },
     frameworkErrors: (error, request, reply) => {
       const refusal = new KeywayError(ErrorCode.InvalidInput, `the request path cannot be read (${error.message})`);
       sendError(request, reply, httpStatus(refusal), { error: refusal.toJSON() });
@@ -67,8 +80,12 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
       body = { error: { code: ErrorCode.InvalidInput, message: `request ${error.validationContext ?? ''} is invalid: ${error.message}`, details: { issues: error.validation } } };
     } else if (error.statusCode !== undefined && error.statusCode < 500) {
       status = error.statusCode;
-      const code = error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? ErrorCode.MalformedJson : status === 413 ? ErrorCode.BatchTooLarge : ErrorCode.InvalidInput;
-      body = { error: { code, message: error.message, details: {} } };
+      const malformed = error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY';
+      // Over the body limit: a batch on PutEvents, any other body elsewhere.
+      const tooLarge = status === 413 ? (request.routeOptions.url === '/v1/events' ? ErrorCode.BatchTooLarge : ErrorCode.InvalidInput) : undefined;
+      const code = malformed ? ErrorCode.MalformedJson : (tooLarge ?? ErrorCode.InvalidInput);
+      const message = status === 413 ? `the request body is over ${app.initialConfig.bodyLimit ?? 0} bytes` : error.message;
+      body = { error: { code, message, details: {} } };
     } else {
       status = 500;
       body = { error: { code: ErrorCode.Internal, message: 'internal error; the hub logged it' } };

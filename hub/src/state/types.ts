@@ -40,16 +40,9 @@ export interface GrantRecord {
   uses: number;
 }
 
-export type DeliveryState =
-  | 'scheduled'
-  | 'access-granted'
-  | 'courier-arrived'
-  | 'unlocking'
-  | 'door-open'
-  | 'package-placed'
-  | 'closing'
-  | 'completed'
-  | 'failed';
+export const DELIVERY_STATES = ['scheduled', 'access-granted', 'courier-arrived', 'unlocking', 'door-open', 'package-placed', 'closing', 'completed', 'failed'] as const;
+
+export type DeliveryState = (typeof DELIVERY_STATES)[number];
 
 export interface TimelineEntry {
   at: number;
