@@ -148,7 +148,7 @@ export class Hub {
       bus,
       devices: state,
       transport: config.mqtt,
-      signTime: (t, aud) => signTime({ t, aud }, keys.privateKey),
+      signTime: (t, aud, nonce) => signTime({ t, aud, ...(nonce !== undefined ? { nonce } : {}) }, keys.privateKey),
       ...(config.gatewayLimits ? { limits: config.gatewayLimits } : {}),
       ...(config.presence ? { presence: config.presence } : {}),
       ...(config.clock ? { clock: config.clock } : {}),

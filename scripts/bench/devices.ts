@@ -168,7 +168,7 @@ async function runHub(): Promise<void> {
     bus,
     devices: state,
     transport: { kind: 'embedded', port: 0, host: '127.0.0.1' },
-    signTime: (ts, aud) => signTime({ t: ts, aud }, privateKey),
+    signTime: (ts, aud, nonce) => signTime({ t: ts, aud, ...(nonce !== undefined ? { nonce } : {}) }, privateKey),
     presence: { heartbeatIntervalMs: intervalS * 1000, missedHeartbeats: 3 },
   });
   await gateway.start();

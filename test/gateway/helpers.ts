@@ -49,7 +49,7 @@ export async function startGatewayHub(options: Partial<DeviceGatewayOptions> = {
     bus: hub.bus,
     devices: state,
     transport: { kind: 'embedded', port: 0, host: '127.0.0.1' },
-    signTime: (t, aud) => signTime({ t, aud }, privateKey),
+    signTime: (t, aud, nonce) => signTime({ t, aud, ...(nonce !== undefined ? { nonce } : {}) }, privateKey),
     ...options,
   });
   await gateway.start();

@@ -77,7 +77,7 @@ describe('grants, trusted time and commands on an offline device', () => {
 
   it('stamps events with the hub time advanced by the monotonic clock, not ahead of it when the floor is close', () => {
     clock.raiseFloor(T0 - 200);
-    clock.acceptHubTime(T0);
+    clock.acceptHubTime(T0, clock.timeNonce);
     board.advance(5_000);
     expect(clock.now().getTime()).toBe(T0 + 5_000);
     clock.raiseFloor(T0 + 5_100);
@@ -85,7 +85,7 @@ describe('grants, trusted time and commands on an offline device', () => {
   });
 
   it('with hub time synced, a valid grant opens and its uses are counted down to exhaustion', async () => {
-    clock.acceptHubTime(T0 + 60_000);
+    clock.acceptHubTime(T0 + 60_000, clock.timeNonce);
     await store.addGrant(await signGrant(grantClaims(), hub.privateKey));
     expect(await store.authorize('g-1', 'open')).toMatchObject({ ok: true, usesRemaining: 1 });
     expect(await store.authorize('g-1', 'close')).toMatchObject({ ok: true, usesRemaining: 0 });
@@ -93,7 +93,7 @@ describe('grants, trusted time and commands on an offline device', () => {
   });
 
   it('uses survive a restart: a re-delivered grant does not get its uses back', async () => {
-    clock.acceptHubTime(T0 + 60_000);
+    clock.acceptHubTime(T0 + 60_000, clock.timeNonce);
     const token = await signGrant(grantClaims({ maxUses: 1 }), hub.privateKey);
     await store.addGrant(token);
     expect((await store.authorize('g-1', 'open')).ok).toBe(true);
@@ -103,7 +103,7 @@ describe('grants, trusted time and commands on an offline device', () => {
   });
 
   it('a grant id is held once: a re-sent token with other claims changes neither the use limit nor the actions, before or after a restart', async () => {
-    clock.acceptHubTime(T0 + 60_000);
+    clock.acceptHubTime(T0 + 60_000, clock.timeNonce);
     await store.addGrant(await signGrant(grantClaims({ maxUses: 1, actions: ['open'] }), hub.privateKey));
     expect((await store.authorize('g-1', 'open')).ok).toBe(true);
     const resent = await store.addGrant(await signGrant(grantClaims({ maxUses: 3, actions: ['open', 'close'] }), hub.privateKey));
@@ -115,7 +115,7 @@ describe('grants, trusted time and commands on an offline device', () => {
   });
 
   it('refuses forged and other-device grants at intake, and unknown, revoked or disallowed ones at use', async () => {
-    clock.acceptHubTime(T0 + 60_000);
+    clock.acceptHubTime(T0 + 60_000, clock.timeNonce);
     const forger = generateHubKeyPair();
     await expect(store.addGrant(await signGrant(grantClaims(), forger.privateKey))).rejects.toMatchObject({ details: { reason: 'signature' } });
     await expect(store.addGrant(await signGrant(grantClaims({ aud: 'garage-2' }), hub.privateKey))).rejects.toMatchObject({ details: { reason: 'wrong-device' } });
@@ -131,7 +131,7 @@ describe('grants, trusted time and commands on an offline device', () => {
   });
 
   it('offline in the same boot, trusted time advances with the monotonic clock and the grant expires on time', async () => {
-    clock.acceptHubTime(T0);
+    clock.acceptHubTime(T0, clock.timeNonce);
     await store.addGrant(await signGrant(grantClaims({ maxUses: 10 }), hub.privateKey));
     board.advance(HOUR);
     expect((await store.authorize('g-1', 'open')).ok).toBe(true);
@@ -140,7 +140,7 @@ describe('grants, trusted time and commands on an offline device', () => {
   });
 
   it('after a reboot without network with the wall clock set back, the old time is refused and no grant is accepted', async () => {
-    clock.acceptHubTime(T0 + HOUR);
+    clock.acceptHubTime(T0 + HOUR, clock.timeNonce);
     await store.addGrant(await signGrant(grantClaims({ maxUses: 10 }), hub.privateKey));
     clock.checkpoint();
     board.reboot(T0 - 24 * HOUR);
@@ -155,25 +155,47 @@ describe('grants, trusted time and commands on an offline device', () => {
   it('after a reboot without network with the wall clock set forward, an expired grant stays expired and a live one is undecidable', async () => {
     await store.addGrant(await signGrant(grantClaims({ jti: 'old', nbf: S0 - 7200, exp: S0 - 3600 }), hub.privateKey));
     await store.addGrant(await signGrant(grantClaims({ maxUses: 10 }), hub.privateKey));
-    clock.acceptHubTime(T0 + 60_000);
+    clock.acceptHubTime(T0 + 60_000, clock.timeNonce);
     board.reboot(T0 + 30 * 24 * HOUR);
     await boot();
     expect(clock.status().wallClockBehind).toBe(false);
     expect(await store.authorize('old', 'open')).toMatchObject({ ok: false, reason: 'expired' });
     expect(await store.authorize('g-1', 'open')).toMatchObject({ ok: false, reason: 'time-uncertain' });
     // Reconnecting brings a signed time, and the grant can be decided again.
-    clock.acceptHubTime(T0 + 2 * 60_000);
+    clock.acceptHubTime(T0 + 2 * 60_000, clock.timeNonce);
     expect((await store.authorize('g-1', 'open')).ok).toBe(true);
   });
 
-  it('a replayed older signed time cannot move trusted time backwards', () => {
-    clock.acceptHubTime(T0 + HOUR);
+  it('after a reboot, a time recorded before and replayed is refused: the first time of a boot must carry its nonce', async () => {
+    // The grant ends 30 minutes after the last time the device saw; then it is off for 6 hours.
+    clock.acceptHubTime(T0, clock.timeNonce);
+    await store.addGrant(await signGrant(grantClaims({ maxUses: 10, exp: S0 + 1800 }), hub.privateKey));
+    const before = clock.timeNonce;
+    clock.checkpoint();
+    board.reboot(T0 + 6 * HOUR);
+    await boot();
+    expect(clock.timeNonce).not.toBe(before);
+    // Someone on the path replays the last time token the device received (signed for the old nonce, or none).
+    expect(clock.acceptHubTime(T0, before)).toBe(false);
     expect(clock.acceptHubTime(T0)).toBe(false);
+    expect(clock.status().bounded).toBe(false);
+    expect(await store.authorize('g-1', 'open')).toMatchObject({ ok: false, reason: 'time-uncertain' });
+    // The hub's answer to this boot's nonce is the fresh time: the grant is expired.
+    expect(clock.acceptHubTime(T0 + 6 * HOUR, clock.timeNonce)).toBe(true);
+    expect(await store.authorize('g-1', 'open')).toMatchObject({ ok: false, reason: 'expired' });
+    // Later in the same boot, times come without the nonce check's need: older ones still fall below the floor.
+    board.advance(60_000);
+    expect(clock.acceptHubTime(T0 + 6 * HOUR + 60_000)).toBe(true);
+  });
+
+  it('a replayed older signed time cannot move trusted time backwards', () => {
+    clock.acceptHubTime(T0 + HOUR, clock.timeNonce);
+    expect(clock.acceptHubTime(T0, clock.timeNonce)).toBe(false);
     expect(clock.interval().lowMs).toBeGreaterThan(T0 + HOUR - 2_000);
   });
 
   it('a keypad PIN opens offline against the grant PIN hash, and repeated wrong PINs lock the keypad, even across a restart', async () => {
-    clock.acceptHubTime(T0 + 60_000);
+    clock.acceptHubTime(T0 + 60_000, clock.timeNonce);
     await store.addGrant(await signGrant(grantClaims({ maxUses: 5, pinHash: await hashPin('482913') }), hub.privateKey));
     expect(await store.checkPin('482913')).toMatchObject({ ok: true, grant: { jti: 'g-1' } });
     expect(await store.checkPin('000000')).toMatchObject({ ok: false, reason: 'pin-wrong' });
@@ -186,7 +208,7 @@ describe('grants, trusted time and commands on an offline device', () => {
   });
 
   it('a burst of PINs (one serial read) is checked one at a time: a right PIN after the lock is locked out too', async () => {
-    clock.acceptHubTime(T0 + 60_000);
+    clock.acceptHubTime(T0 + 60_000, clock.timeNonce);
     await store.addGrant(await signGrant(grantClaims({ maxUses: 5, pinHash: await hashPin('482913') }), hub.privateKey));
     const burst = ['700001', '700002', '700003', '700004', '700005', '482913'];
     const decisions = await Promise.all(burst.map((pin) => store.checkPin(pin)));
@@ -194,7 +216,7 @@ describe('grants, trusted time and commands on an offline device', () => {
   });
 
   it('the PIN of a spent grant counts as a wrong PIN: it neither opens nor resets the lockout count', async () => {
-    clock.acceptHubTime(T0 + 60_000);
+    clock.acceptHubTime(T0 + 60_000, clock.timeNonce);
     await store.addGrant(await signGrant(grantClaims({ jti: 'g-spent', maxUses: 1, pinHash: await hashPin('111111') }), hub.privateKey));
     await store.addGrant(await signGrant(grantClaims({ jti: 'g-live', maxUses: 5, pinHash: await hashPin('482913') }), hub.privateKey));
     expect(await store.checkPin('111111')).toMatchObject({ ok: true, grant: { jti: 'g-spent' } });
@@ -205,7 +227,7 @@ describe('grants, trusted time and commands on an offline device', () => {
   });
 
   it('refuses forged, expired, replayed and other-device commands, and remembers executed ids across a restart', async () => {
-    clock.acceptHubTime(T0);
+    clock.acceptHubTime(T0, clock.timeNonce);
     const good = { jti: 'c-1', aud: 'garage-1', iat: S0, exp: S0 + 60, action: 'open' as const, grantId: 'g-1' };
     const forger = generateHubKeyPair();
     expect(await guard.admit(await signCommand(good, forger.privateKey))).toMatchObject({ ok: false, reason: 'forged', commandId: 'c-1' });

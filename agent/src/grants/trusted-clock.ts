@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import { createLogger, type Logger } from '@keyway/shared';
 import type { TimeInterval } from '@keyway/shared/grants';
@@ -43,6 +44,12 @@ interface Anchor {
  * back can make an expired grant valid again. After a reboot without network the upper bound is unknown.
  */
 export class TrustedClock {
+  /**
+   * Made at start and sent with every batch; the hub signs it into the time it returns. The first hub time of a boot
+   * must carry it: a time token recorded before (by someone on the path) and replayed after a reboot cannot prove how
+   * long the device was off, and would move an expired grant back into its window.
+   */
+  readonly timeNonce = randomBytes(16).toString('base64url');
   private readonly sources: ClockSources;
   private readonly driftPpm: number;
   private readonly syncErrorMs: number;
@@ -85,13 +92,19 @@ export class TrustedClock {
    * Takes a verified hub time. An older time than the current lower bound (a replayed token) is ignored and
    * returns false: trusted time never moves backwards.
    */
-  acceptHubTime(hubMs: number): boolean {
+  acceptHubTime(hubMs: number, nonce?: string): boolean {
     const current = this.interval();
     if (hubMs < current.lowMs - this.syncErrorMs) {
       this.log.warn({ hubMs, lowMs: current.lowMs }, 'ignoring a signed hub time older than the trusted lower bound');
       return false;
     }
     const firstThisBoot = this.anchor?.bootId !== this.sources.bootId();
+    if (firstThisBoot && nonce !== this.timeNonce) {
+      // Within a boot, a replayed older time falls below the lower bound; the first one of a boot has nothing to fall
+      // below, so it must answer this start's nonce.
+      this.log.warn({ hubMs }, "ignoring a signed hub time without this start's nonce: the first time after a reboot must be fresh");
+      return false;
+    }
     this.anchor = { hubMs, monoMs: this.sources.monoMs(), bootId: this.sources.bootId(), floorMs: Math.max(this.floorMs, hubMs) };
     this.floorMs = this.anchor.floorMs;
     if (firstThisBoot || this.sources.monoMs() - this.lastPersistMono >= this.persistEveryMs) this.persist(this.anchor);

@@ -98,6 +98,7 @@ export class Agent {
       batchMaxEvents: config.sync.batchMaxEvents,
       batchMaxBytes: config.sync.batchMaxBytes,
       onHubTime: (token) => void this.acceptHubTime(token),
+      timeNonce: clock.timeNonce,
       now: () => clock.now(),
     });
     const access = new AccessHandler({
@@ -222,8 +223,8 @@ export class Agent {
     const p = this.parts;
     if (!p || !this.hubKey) return;
     try {
-      const { t } = await verifyTime(token, this.hubKey, { deviceId: this.deviceId });
-      p.clock.acceptHubTime(t);
+      const { t, nonce } = await verifyTime(token, this.hubKey, { deviceId: this.deviceId });
+      p.clock.acceptHubTime(t, nonce);
     } catch (error) {
       this.log.warn({ err: describeError(error) }, 'ignoring a signed time that does not verify');
     }

@@ -23,6 +23,8 @@ export interface SyncLoopOptions {
   deleteRetryMs?: number;
   /** Hands the hub-signed time carried by an ack to whoever verifies it. */
   onHubTime?: (token: string) => void;
+  /** Sent with every batch for the hub to sign into its time (see TrustedClock.timeNonce). */
+  timeNonce?: string;
   now?: () => Date;
 }
 
@@ -150,7 +152,7 @@ export class SyncLoop {
       // purpose; otherwise only what the hub acknowledged is vouched for (see BatchMessage.acked). Vouching for a
       // batch sent but not acknowledged would let the hub acknowledge past it, and the device delete it, unstored.
       const vouched = this.sentSeq === this.ackedSeq ? (rows[0]?.seq ?? 1) - 1 : this.ackedSeq;
-      const payload = encodeBatch(this.options.deviceId, rows, vouched);
+      const payload = encodeBatch(this.options.deviceId, rows, vouched, this.options.timeNonce);
       this.sentSeq = last.seq;
       this.highestSent = Math.max(this.highestSent, last.seq);
       this.inFlight.push({ toSeq: last.seq, sentAt: performance.now() });

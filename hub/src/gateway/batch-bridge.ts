@@ -20,6 +20,8 @@ export interface BatchBridgeDeps {
   maxBatchEvents: number;
   /** Keeps events refused for good with their bodies; an event is acknowledged only once kept. */
   keepRefused: (rows: readonly RefusedEventRecord[]) => Promise<number>;
+  /** Told the time nonce a well-formed batch carries, to sign into the hub times sent to its device. */
+  timeNonce?: (nonce: string) => void;
   clock: () => number;
 }
 
@@ -84,6 +86,7 @@ export async function bridgeBatch(
     metrics.batches.inc({ result: 'wrong-device' });
     return refusal(ackedSoFar, ErrorCode.Unauthorized, `the batch names device ${batch.deviceId} but arrived on ${deviceId}'s topic; a device speaks only for itself`);
   }
+  if (batch.timeNonce !== undefined) deps.timeNonce?.(batch.timeNonce);
   const outside = batch.events.find((e) => e.seq < batch.fromSeq || e.seq > batch.toSeq);
   if (batch.toSeq < batch.fromSeq || outside) {
     metrics.batches.inc({ result: 'malformed' });

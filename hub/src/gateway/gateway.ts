@@ -46,6 +46,8 @@ export class DeviceGateway {
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly vendors = new Map<string, string>();
   private readonly acked = new Map<string, number>();
+  /** Per device, the time nonce of its latest batch, signed into every hub time sent to it. */
+  private readonly timeNonces = new Map<string, string>();
   /** Per-device tail of the batch chain, so one device's batches are stored and acked in order. */
   private readonly chains = new Map<string, { tail: Promise<void>; queued: number }>();
   /** Per vendor, how many of its batches are processed at once (limits.vendorConcurrency). */
@@ -179,6 +181,7 @@ export class DeviceGateway {
   disconnectDevice(deviceId: string): boolean {
     this.vendors.delete(deviceId);
     this.acked.delete(deviceId);
+    this.timeNonces.delete(deviceId);
     return this.transport?.disconnect(deviceId) ?? false;
   }
 
@@ -266,6 +269,7 @@ export class DeviceGateway {
       maxBatchBytes: limits.maxBatchBytes ?? MAX_BATCH_BYTES,
       maxBatchEvents: limits.maxBatchEvents ?? MAX_BATCH_EVENTS,
       keepRefused: (rows) => this.options.devices.keepRefusedEvents(rows),
+      timeNonce: (nonce) => this.timeNonces.set(deviceId, nonce),
       clock: this.clock,
     };
     let outcome: BatchOutcome;
@@ -389,7 +393,7 @@ export class DeviceGateway {
   private async signedTime(deviceId: string): Promise<string | undefined> {
     if (!this.options.signTime) return undefined;
     try {
-      return await this.options.signTime(this.clock(), deviceId);
+      return await this.options.signTime(this.clock(), deviceId, this.timeNonces.get(deviceId));
     } catch (error) {
       this.log.error({ deviceId, err: describeError(error) }, 'signing hub time failed; message sent without it');
       return undefined;

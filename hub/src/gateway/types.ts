@@ -78,7 +78,8 @@ export interface PresenceOptions {
 }
 
 /** Signs hub time for one device, e.g. `(t, aud) => signTime({ t, aud }, hubPrivateKey)`. */
-export type TimeSigner = (t: number, deviceId: string) => Promise<string>;
+/** Signs hub time for a device, with the time nonce the device last sent (if any). */
+export type TimeSigner = (t: number, deviceId: string, nonce?: string) => Promise<string>;
 
 export interface DeviceGatewayOptions {
   bus: GatewayBus;

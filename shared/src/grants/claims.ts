@@ -51,7 +51,11 @@ export const CommandClaims = z
 export type CommandClaims = z.infer<typeof CommandClaims>;
 
 /** Hub-signed time in epoch milliseconds; `aud` binds it to one device when set. */
-export const TimeClaims = z.object({ t: z.number().int().nonnegative(), aud: deviceId.optional() });
+/**
+ * `nonce` echoes the device's time nonce (BatchMessage.timeNonce): a device that restarted accepts its first hub time
+ * only with the nonce it made at start, so a time token recorded earlier and replayed cannot pass for fresh.
+ */
+export const TimeClaims = z.object({ t: z.number().int().nonnegative(), aud: deviceId.optional(), nonce: z.string().max(64).optional() });
 export type TimeClaims = z.infer<typeof TimeClaims>;
 
 /** The complete list of revoked, not yet expired grants for one device; `iat` orders lists. */

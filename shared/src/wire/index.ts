@@ -22,6 +22,8 @@ export const BatchMessage = z.object({
    * subscriptions an earlier batch may be on another replica that has not stored it yet. Absent from old agents.
    */
   acked: z.number().int().nonnegative().optional(),
+  /** A random value the device made at start; the hub signs it into the time it sends back (TimeClaims.nonce). */
+  timeNonce: z.string().max(64).optional(),
   events: z.array(z.object({ seq: z.number().int().nonnegative(), event: z.record(z.string(), z.unknown()) })),
 });
 export type BatchMessage = z.infer<typeof BatchMessage>;

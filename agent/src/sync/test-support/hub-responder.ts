@@ -99,7 +99,7 @@ export class HubAckResponder {
       const base = Math.max(batch.acked ?? batch.fromSeq - 1, this.ackedUpTo.get(deviceId) ?? 0);
       const upTo = batch.fromSeq <= base + 1 ? Math.max(base, batch.toSeq) : base;
       this.ackedUpTo.set(deviceId, upTo);
-      const time = this.options.hubPrivateKey ? await signTime({ t: Date.now(), aud: deviceId }, this.options.hubPrivateKey) : undefined;
+      const time = this.options.hubPrivateKey ? await signTime({ t: Date.now(), aud: deviceId, ...(batch.timeNonce !== undefined ? { nonce: batch.timeNonce } : {}) }, this.options.hubPrivateKey) : undefined;
       await this.client.publishAsync(`keyway/v1/d/${deviceId}/down/ack`, JSON.stringify({ v: WIRE_VERSION, upTo, ...(time ? { time } : {}) }), { qos: 1 });
     }
     for (const waiter of [...this.waiters]) waiter();
