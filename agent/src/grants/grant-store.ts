@@ -149,6 +149,7 @@ export class GrantStore {
     const low = this.options.clock.interval().lowMs;
     const candidates = this.db.prepare('SELECT jti FROM grants WHERE has_pin = 1 AND exp_ms + ? >= ? ORDER BY nbf_ms').all(this.options.toleranceMs, low) as Array<{ jti: string }>;
     let refused: AccessDecision | undefined;
+    let undecidable: AccessDecision | undefined;
     for (const { jti } of candidates) {
       const claims = await this.claimsOf(jti);
       if (!claims?.pinHash || !claims.actions.includes('open')) continue;
@@ -160,8 +161,12 @@ export class GrantStore {
         this.lockout.recordSuccess();
         return decision;
       }
-      refused ??= decision;
+      if (decision.reason === 'time-uncertain') undecidable ??= decision;
+      else refused ??= decision;
     }
+    // The right PIN of a grant whose window cannot be decided yet (no hub time since a reboot) is not a wrong PIN: a
+    // courier retrying it must not lock the keypad. It does not clear the count either.
+    if (undecidable) return undecidable;
     const locked = this.lockout.recordFailure();
     if (locked) return { ok: false, reason: 'pin-locked-out', detail: 'too many wrong PINs; the keypad is now locked' };
     return refused ?? { ok: false, reason: 'pin-wrong', detail: 'the PIN matches no active grant' };

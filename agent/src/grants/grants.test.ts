@@ -207,6 +207,19 @@ describe('grants, trusted time and commands on an offline device', () => {
     expect(await store.checkPin('482913')).toMatchObject({ ok: true });
   });
 
+  it('after a reboot without hub time, a right PIN retried is undecidable but never locks the keypad, and opens once time comes', async () => {
+    clock.acceptHubTime(T0 + 60_000, clock.timeNonce);
+    await store.addGrant(await signGrant(grantClaims({ maxUses: 5, pinHash: await hashPin('482913') }), hub.privateKey));
+    clock.checkpoint();
+    board.reboot(T0 + 10 * 60_000);
+    await boot();
+    for (let i = 0; i < 5; i++) expect(await store.checkPin('482913')).toMatchObject({ ok: false, reason: 'time-uncertain' });
+    // Wrong PINs still count.
+    expect(await store.checkPin('000000')).toMatchObject({ ok: false, reason: 'pin-wrong' });
+    clock.acceptHubTime(T0 + 11 * 60_000, clock.timeNonce);
+    expect(await store.checkPin('482913')).toMatchObject({ ok: true, grant: { jti: 'g-1' } });
+  });
+
   it('a burst of PINs (one serial read) is checked one at a time: a right PIN after the lock is locked out too', async () => {
     clock.acceptHubTime(T0 + 60_000, clock.timeNonce);
     await store.addGrant(await signGrant(grantClaims({ maxUses: 5, pinHash: await hashPin('482913') }), hub.privateKey));
