@@ -69,7 +69,10 @@ export class AccessService {
       lastSeenAt: null,
       reported: null,
     };
-    await this.options.state.insertDevice(device);
+    // The check above answers the common case; this one decides a race between two provisioning calls.
+    if (!(await this.options.state.insertDevice(device))) {
+      throw new KeywayError(ErrorCode.Conflict, `device ${input.deviceId} is already provisioned`, { details: { deviceId: input.deviceId } });
+    }
     this.log.info({ deviceId: device.id, customerId: device.customerId }, 'device provisioned');
     return { device, token, hubPublicKeyPem: this.options.publicKeyPem };
   }

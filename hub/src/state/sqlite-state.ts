@@ -115,11 +115,11 @@ export class SqliteHubState implements HubStateStore {
     return Promise.resolve(r && { id: r.id, webhookUrl: r.webhook_url, webhookSecret: r.webhook_secret, createdAt: r.created_at });
   }
 
-  insertDevice(d: DeviceRecord): Promise<void> {
-    this.conn
-      .prepare('INSERT INTO devices (id, customer_id, vendor, token_hash, created_at, online, last_seen_at, reported) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+  insertDevice(d: DeviceRecord): Promise<boolean> {
+    const r = this.conn
+      .prepare('INSERT INTO devices (id, customer_id, vendor, token_hash, created_at, online, last_seen_at, reported) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING')
       .run(d.id, d.customerId, d.vendor, d.tokenHash, d.createdAt, d.online ? 1 : 0, d.lastSeenAt, d.reported === null ? null : JSON.stringify(d.reported));
-    return Promise.resolve();
+    return Promise.resolve(r.changes === 1);
   }
 
   getDevice(id: string): Promise<DeviceRecord | undefined> {

@@ -84,7 +84,8 @@ export interface HubStateStore {
   putCustomer(customer: CustomerRecord): Promise<void>;
   getCustomer(id: string): Promise<CustomerRecord | undefined>;
 
-  insertDevice(device: DeviceRecord): Promise<void>;
+  /** Stores a new device; false (and nothing written) when the id is already taken. */
+  insertDevice(device: DeviceRecord): Promise<boolean>;
   getDevice(id: string): Promise<DeviceRecord | undefined>;
   listDevices(page: { limit: number; after?: string }): Promise<DeviceRecord[]>;
   setDeviceOnline(id: string, online: boolean, at: number): Promise<void>;

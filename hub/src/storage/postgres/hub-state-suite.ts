@@ -94,11 +94,10 @@ export function describeHubState(name: string, makeStore: () => Promise<HubState
       expect(await store.getDevice('nope')).toBeUndefined();
     });
 
-    it('refuses a second device with the same id', async () => {
-      await store.insertDevice(device('d1'));
-      // Called inside a promise chain: SqliteHubState throws synchronously rather than rejecting,
-      // which callers that `await` cannot tell apart.
-      await expect(Promise.resolve().then(() => store.insertDevice(device('d1')))).rejects.toThrow();
+    it('refuses a second device with the same id, writing nothing', async () => {
+      expect(await store.insertDevice(device('d1'))).toBe(true);
+      expect(await store.insertDevice({ ...device('d1'), customerId: 'someone-else' })).toBe(false);
+      expect((await store.getDevice('d1'))?.customerId).toBe(device('d1').customerId);
     });
 
     it('stores grants, filters them by device and delivery, counts uses, and keeps the first revocation time', async () => {

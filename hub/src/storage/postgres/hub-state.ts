@@ -119,11 +119,11 @@ export class PostgresHubState implements HubStateStore {
     );
   }
 
-  async insertDevice(d: DeviceRecord): Promise<void> {
-    await this.db.query(
+  async insertDevice(d: DeviceRecord): Promise<boolean> {
+    const r = await this.db.query(
       'store a device',
       `INSERT INTO devices (id, customer_id, vendor, token_hash, created_at, online, last_seen_at, reported)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
       [
         d.id,
         d.customerId,
@@ -135,6 +135,7 @@ export class PostgresHubState implements HubStateStore {
         d.reported === null ? null : JSON.stringify(d.reported),
       ],
     );
+    return r.rowCount === 1;
   }
 
   async getDevice(id: string): Promise<DeviceRecord | undefined> {
