@@ -1,5 +1,6 @@
 /** The `keyway` command line: `keyway <command> ...`; `keyway --help` lists the commands. */
 import fs from 'node:fs';
+import path from 'node:path';
 import { describeError } from '@keyway/shared';
 import { API_USAGE, runApiCommand } from './api-commands.js';
 
@@ -20,7 +21,9 @@ async function main(argv: string[]): Promise<number> {
       io.stderr(`${USAGE}\n`);
       return 2;
     }
-    return runPatternTest(rest.slice(1), { ...io, readFile: (p) => fs.readFileSync(p, 'utf8') });
+    // `npm run keyway -- ...` runs in the repository root; INIT_CWD is where the user typed it, so relative paths are theirs.
+    const base = process.env.INIT_CWD ?? process.cwd();
+    return runPatternTest(rest.slice(1), { ...io, readFile: (p) => fs.readFileSync(path.resolve(base, p), 'utf8') });
   }
   return runApiCommand(argv, { ...io, env: process.env, fetch });
 }
