@@ -94,6 +94,8 @@ export class SubscriberSet {
   private readonly matcher = new RuleMatcher<string>();
   /** Per subscriber, the stored config this process routes by: a sync applies only what changed since. */
   private readonly applied = new Map<string, string>();
+  /** Per subscriber, the stored config last found not applicable here (logged once). */
+  private readonly unapplied = new Map<string, string>();
   private queue: Promise<unknown> = Promise.resolve();
   private running = false;
 
@@ -175,26 +177,35 @@ export class SubscriberSet {
     return this.exclusive(async () => {
       for (const record of await this.deps.store.listSubscribers()) {
         if (this.applied.get(record.name) === record.config) continue;
-        this.applied.set(record.name, record.config);
+        // Not applied (yet): tried again at the next sync, since the registry may not know a type registered through
+        // another replica until its own refresh. Said once per stored form, not every sync.
+        const notApplied = (fields: Record<string, unknown>, message: string): void => {
+          if (this.unapplied.get(record.name) === record.config) return;
+          this.unapplied.set(record.name, record.config);
+          this.deps.log.warn({ subscriber: record.name, account: record.account, ...fields }, message);
+        };
         try {
           const config = JSON.parse(record.config) as StoredConfig;
           const refused = config.types.find((type) => !this.deps.validator.consumers(type).includes(record.account));
           if (refused !== undefined) {
-            // Its rights changed since it was declared: neither routed nor resumed (and not reported as an intrusion).
-            this.deps.log.warn({ subscriber: record.name, account: record.account, type: refused }, 'stored subscriber may no longer consume a type; not resumed, declare it again');
+            // Its rights changed since it was declared, or this replica does not know the type yet: neither routed nor
+            // resumed (and not reported as an intrusion).
+            notApplied({ type: refused }, 'stored subscriber may not consume a type here; not routed until it may (declare it again if its rights changed)');
             continue;
           }
           const target = storedTarget(config.target, this.deps.secretBox);
           if (target === undefined) {
             const patterns = config.patterns.length > 0 ? config.patterns : [{}];
             this.activate(record.name, patterns.map((p) => ({ ...p, type: config.types })));
-            continue;
+          } else {
+            const d = declarationOf(record.name, record.account, config, target);
+            this.activate(d.name, this.check(d), d);
+            this.deps.log.info({ subscriber: d.name, account: d.account, types: d.types }, 'stored subscriber applied');
           }
-          const d = declarationOf(record.name, record.account, config, target);
-          this.activate(d.name, this.check(d), d);
-          this.deps.log.info({ subscriber: d.name, account: d.account, types: d.types }, 'stored subscriber applied');
+          this.applied.set(record.name, record.config);
+          this.unapplied.delete(record.name);
         } catch (error) {
-          this.deps.log.warn({ subscriber: record.name, err: String(error) }, 'stored subscriber could not be resumed; declare it again');
+          notApplied({ err: String(error) }, 'stored subscriber could not be resumed; declare it again');
         }
       }
     });
