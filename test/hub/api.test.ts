@@ -137,15 +137,20 @@ describe('the hub HTTP API', () => {
     await t.hub.internals.state.keepRefusedEvents([
       { deviceId: 'garage-refused', seq: 4, code: 'UNKNOWN_SCHEMA_VERSION', message: 'm', payload: JSON.stringify(heartbeat(4)), at: Date.now() },
       { deviceId: 'garage-refused', seq: 7, code: 'VALIDATION_FAILED', message: 'm', payload: JSON.stringify({ ...heartbeat(7), data: { uptimeS: -1 } }), at: Date.now() },
+      // A valid event this device sent as another device: refused for that, and never published by a redrive.
+      { deviceId: 'garage-refused', seq: 9, code: 'UNAUTHORIZED', message: 'm', payload: JSON.stringify({ ...heartbeat(9), source: 'keyway://device/garage-api-1', id: 'garage-api-1-42' }), at: Date.now() },
     ]);
     const listed = await t.call('GET', '/v1/devices/garage-refused/refused');
-    expect(listed.body).toMatchObject({ items: [{ seq: 4, code: 'UNKNOWN_SCHEMA_VERSION', event: { id: 'garage-refused-4' } }, { seq: 7, code: 'VALIDATION_FAILED' }], next: null });
+    expect(listed.body).toMatchObject({ items: [{ seq: 4, code: 'UNKNOWN_SCHEMA_VERSION', event: { id: 'garage-refused-4' } }, { seq: 7, code: 'VALIDATION_FAILED' }, { seq: 9, code: 'UNAUTHORIZED' }], next: null });
     const notifyKey = (await t.call('POST', '/v1/accounts/notify/keys')).body.apiKey as string;
     expect((await t.call('GET', '/v1/devices/garage-refused/refused', undefined, notifyKey)).status).toBe(403);
     expect((await t.call('GET', '/v1/devices/garage-nope/refused')).status).toBe(404);
     const redriven = await t.call('POST', '/v1/devices/garage-refused/refused/redrive');
-    expect(redriven).toMatchObject({ status: 200, body: { published: 1, stillRefused: 1, more: false } });
-    expect((await t.call('GET', '/v1/devices/garage-refused/refused')).body.items.map((r: { seq: number }) => r.seq)).toEqual([7]);
+    expect(redriven).toMatchObject({ status: 200, body: { published: 1, stillRefused: 2, more: false } });
+    expect((await t.call('GET', '/v1/devices/garage-refused/refused')).body.items.map((r: { seq: number; code: string }) => [r.seq, r.code])).toEqual([
+      [7, 'VALIDATION_FAILED'],
+      [9, 'UNAUTHORIZED'],
+    ]);
   });
 
   it('lets only the access account (or the platform) issue grants', async () => {

@@ -13,6 +13,12 @@ const refusedQuery = {
   properties: { limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 }, after: { type: 'integer', minimum: 0 } },
 } as const;
 
+/** Whether a kept event names this device as its source and carries the id its sequence gives (`<id>-<seq>`). */
+function speaksFor(deviceId: string, r: RefusedEventRecord): boolean {
+  const event = JSON.parse(r.payload) as { source?: unknown; id?: unknown } | null;
+  return event?.source === `keyway://device/${deviceId}` && event.id === `${deviceId}-${r.seq}`;
+}
+
 function view(r: RefusedEventRecord): Record<string, unknown> {
   return { seq: r.seq, code: r.code, message: r.message, at: new Date(r.at).toISOString(), event: JSON.parse(r.payload) as unknown };
 }
@@ -37,19 +43,23 @@ export function refusedRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const { id } = request.params as { id: string };
     if (!(await ctx.state.getDevice(id))) throw new KeywayError(ErrorCode.NotFound, `device ${id} does not exist`);
     const rows = await ctx.state.listRefusedEvents(id, { limit: REDRIVE_LIMIT });
+    // Only events that speak for this device under the id their sequence gives are published: the gateway refused the
+    // others for exactly that (a device publishing as another), and a redrive must not let them through.
+    const own = rows.filter((r) => speaksFor(id, r));
+    const foreign = rows.length - own.length;
     const taken: number[] = [];
-    const still: RefusedEventRecord[] = [];
-    for (let i = 0; i < rows.length; i += 10) {
-      const chunk = rows.slice(i, i + 10);
+    const refusedAgain: RefusedEventRecord[] = [];
+    for (let i = 0; i < own.length; i += 10) {
+      const chunk = own.slice(i, i + 10);
       const results = await ctx.bus.publishAs(GATEWAY_ACCOUNT, chunk.map((r) => JSON.parse(r.payload) as unknown));
       chunk.forEach((r, j) => {
         const result = results[j];
         if (result && result.status !== 'rejected') taken.push(r.seq);
-        else still.push({ ...r, code: result?.error.code ?? ErrorCode.Internal, message: result?.error.message ?? 'the bus returned no result', at: Date.now() });
+        else refusedAgain.push({ ...r, code: result?.error.code ?? ErrorCode.Internal, message: result?.error.message ?? 'the bus returned no result', at: Date.now() });
       });
     }
     await ctx.state.deleteRefusedEvents(id, taken);
-    if (still.length > 0) await ctx.state.keepRefusedEvents(still);
-    return { published: taken.length, stillRefused: still.length, more: rows.length === REDRIVE_LIMIT };
+    if (refusedAgain.length > 0) await ctx.state.keepRefusedEvents(refusedAgain);
+    return { published: taken.length, stillRefused: refusedAgain.length + foreign, more: rows.length === REDRIVE_LIMIT };
   });
 }
