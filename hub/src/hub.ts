@@ -123,7 +123,8 @@ export class Hub {
     const registry = SchemaRegistry.fromEmbedded({ audit: new AuditTrail(audit) });
     await registry.restore();
     const busStore = config.busStore ?? (pgOptions ? new PostgresBusStore(pgOptions) : new SqliteBusStore({ path: path.join(config.dataDir, 'bus.db') }));
-    const bus = new Bus({ store: busStore, validator: registry, secretBox: SecretBox.fromSigningKey(keys.privateKey), ...(config.busLeaseMs !== undefined ? { leaseMs: config.busLeaseMs } : {}), ...(config.clock ? { clock: config.clock } : {}) });
+    const secretBox = SecretBox.fromSigningKey(keys.privateKey);
+    const bus = new Bus({ store: busStore, validator: registry, secretBox, ...(config.busLeaseMs !== undefined ? { leaseMs: config.busLeaseMs } : {}), ...(config.clock ? { clock: config.clock } : {}) });
     await bus.start();
     undo.push(() => bus.stop());
     if (pgOptions) {
@@ -207,6 +208,7 @@ export class Hub {
       delivery,
       metrics: [gateway.metrics],
       platformAccount: 'platform',
+      secretBox,
       ready: async () => {
         const checks: Record<string, boolean> = {
           bus: bus.isReady(),

@@ -1,3 +1,5 @@
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent } from '@keyway/shared/client';
 import { until } from '../../scripts/support/until.js';
@@ -33,8 +35,11 @@ describe('the hub HTTP API', () => {
   it('publishes a batch with one result per entry; a bad entry fails alone and nothing of it is stored', async () => {
     const created = await t.call('POST', '/v1/accounts', { name: 'delivery-app' }, t.admin, { 'idempotency-key': 'acct-1' });
     expect(created.status).toBe(201);
-    // A retried creation gets the same key back, not a second working key.
+    // A retried creation gets the same key back, not a second working key; the same key on another path is another request.
     expect((await t.call('POST', '/v1/accounts', { name: 'delivery-app' }, t.admin, { 'idempotency-key': 'acct-1' })).body.apiKey).toBe(created.body.apiKey);
+    const forA = await t.call('POST', '/v1/accounts/delivery-app/keys', undefined, t.admin, { 'idempotency-key': 'keys-1' });
+    const forB = await t.call('POST', '/v1/accounts/ops/keys', undefined, t.admin, { 'idempotency-key': 'keys-1' });
+    expect([forA.body.account, forB.body.account]).toEqual(['delivery-app', 'ops']);
     const deliveryKey = (await t.call('POST', '/v1/accounts/delivery/keys')).body.apiKey as string;
     const good = createEvent('keyway.delivery.PackagePlaced', { deliveryId: 'x-1', deviceId: 'garage-1', at }, { source: 'keyway://service/delivery', id: 'api-test-1' });
     const bad = { ...good, id: 'api-test-2', data: { deliveryId: 'x-1' } };
@@ -105,6 +110,12 @@ describe('the hub HTTP API', () => {
     expect(first.body.hubPublicKeyPem).toMatch(/BEGIN PUBLIC KEY/);
     const replay = await t.call('POST', '/v1/devices', body, t.admin, { 'idempotency-key': 'k-1' });
     expect(replay.body).toEqual(first.body);
+    // The stored response is sealed: the device token is not in the state file in the clear.
+    const db = new Database(path.join(t.dataDir, 'state.db'), { readonly: true });
+    const stored = db.prepare('SELECT response FROM idempotency').all() as Array<{ response: string }>;
+    db.close();
+    expect(stored.length).toBeGreaterThan(0);
+    for (const row of stored) expect(row.response).not.toContain(first.body.mqtt.password as string);
     expect((await t.call('POST', '/v1/devices', body)).body.error.code).toBe('CONFLICT');
     const listed = await t.call('GET', '/v1/devices?limit=1');
     expect(listed.body.items[0]).not.toHaveProperty('tokenHash');

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { ErrorCode, KeywayError } from '@keyway/shared';
 import type { SchemaRegistry } from '@keyway/shared/registry';
 import type { Bus } from '../bus/bus.js';
+import type { SecretBox } from '../bus/secret-box.js';
 import type { BusStore } from '../storage/types.js';
 import type { AccessService } from '../services/access.js';
 import type { DeliveryService } from '../services/delivery.js';
@@ -23,6 +24,8 @@ export interface ApiContext {
   ready: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
   /** The administrator account, allowed everything. */
   platformAccount: string;
+  /** Seals what the API stores that holds secrets (idempotent responses carry API keys and device tokens). */
+  secretBox: SecretBox;
 }
 
 declare module 'fastify' {

@@ -18,11 +18,14 @@ export async function idempotent<T>(ctx: ApiContext, request: FastifyRequest, re
     void reply.code(status);
     return body;
   }
-  const scope = `${request.account ?? '-'} ${request.routeOptions.url ?? request.url}`;
+  // The path as called (not the route pattern): one key for /v1/accounts/a/keys and /v1/accounts/b/keys are two requests.
+  const scope = `${request.account ?? '-'} ${request.url.split('?')[0] ?? ''}`;
   const claim = await ctx.state.claimIdempotent(scope, key, Date.now(), IDEMPOTENCY_STALE_MS);
   if (claim.kind === 'done') {
     void reply.code(status).header('idempotent-replayed', 'true');
-    return JSON.parse(claim.response) as T;
+    // Responses stored before they were sealed are plain JSON.
+    const text = claim.response.startsWith('{') ? claim.response : ctx.secretBox.open(claim.response);
+    return JSON.parse(text) as T;
   }
   if (claim.kind === 'running') {
     throw new KeywayError(ErrorCode.Conflict, `a request with Idempotency-Key ${JSON.stringify(key)} is still running; retry it in a moment to get its response`, {
@@ -36,7 +39,8 @@ export async function idempotent<T>(ctx: ApiContext, request: FastifyRequest, re
     await ctx.state.releaseIdempotent(scope, key);
     throw error;
   }
-  await ctx.state.completeIdempotent(scope, key, JSON.stringify(body));
+  // Sealed: the responses hold API keys and device tokens, which the hub otherwise stores only hashed.
+  await ctx.state.completeIdempotent(scope, key, ctx.secretBox.seal(JSON.stringify(body)));
   void reply.code(status);
   return body;
 }
