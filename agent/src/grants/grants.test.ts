@@ -188,6 +188,22 @@ describe('grants, trusted time and commands on an offline device', () => {
     expect(clock.acceptHubTime(T0 + 6 * HOUR + 60_000)).toBe(true);
   });
 
+  it('with a hub older than time nonces, times without one are taken (a restarted device is not left without time)', async () => {
+    expect(clock.acceptHubTime(T0)).toBe(true);
+    clock.checkpoint();
+    board.reboot(T0 + HOUR);
+    await boot();
+    expect(clock.acceptHubTime(T0 + HOUR)).toBe(true);
+    expect(clock.status().bounded).toBe(true);
+    // Once a time with a nonce has come (the hub was upgraded), a reboot requires this start's nonce.
+    expect(clock.acceptHubTime(T0 + HOUR + 1_000, 'some-nonce')).toBe(true);
+    clock.checkpoint();
+    board.reboot(T0 + 2 * HOUR);
+    await boot();
+    expect(clock.acceptHubTime(T0 + 2 * HOUR)).toBe(false);
+    expect(clock.acceptHubTime(T0 + 2 * HOUR, clock.timeNonce)).toBe(true);
+  });
+
   it('a replayed older signed time cannot move trusted time backwards', () => {
     clock.acceptHubTime(T0 + HOUR, clock.timeNonce);
     expect(clock.acceptHubTime(T0, clock.timeNonce)).toBe(false);

@@ -59,6 +59,11 @@ export class TrustedClock {
   private lastPersistMono = Number.NEGATIVE_INFINITY;
   private readonly persistEveryMs: number;
   private upsert: Statement<[number, number, string, number]> | undefined;
+  /**
+   * A hub time carrying a nonce has been seen (persisted): the hub signs nonces, so from then on the first time of a
+   * boot must carry this start's. Before, the hub is older than nonces and its times are taken as they are.
+   */
+  private hubSignsNonces = false;
 
   constructor(
     private readonly db: AgentDatabase,
@@ -80,6 +85,8 @@ export class TrustedClock {
       this.anchor = { hubMs: row.hub_ms, monoMs: row.mono_ms, bootId: row.boot_id, floorMs: row.floor_ms };
       this.floorMs = row.floor_ms;
     }
+    this.db.exec('CREATE TABLE IF NOT EXISTS trusted_time_flags (name TEXT PRIMARY KEY)');
+    this.hubSignsNonces = this.db.prepare("SELECT 1 FROM trusted_time_flags WHERE name = 'hub-signs-nonces'").get() !== undefined;
     await Promise.resolve();
   }
 
@@ -98,12 +105,19 @@ export class TrustedClock {
       this.log.warn({ hubMs, lowMs: current.lowMs }, 'ignoring a signed hub time older than the trusted lower bound');
       return false;
     }
+    if (nonce !== undefined && !this.hubSignsNonces) {
+      this.hubSignsNonces = true;
+      durableTransaction(this.db, () => this.db.prepare("INSERT OR IGNORE INTO trusted_time_flags (name) VALUES ('hub-signs-nonces')").run());
+    }
     const firstThisBoot = this.anchor?.bootId !== this.sources.bootId();
     if (firstThisBoot && nonce !== this.timeNonce) {
       // Within a boot, a replayed older time falls below the lower bound; the first one of a boot has nothing to fall
-      // below, so it must answer this start's nonce.
-      this.log.warn({ hubMs }, "ignoring a signed hub time without this start's nonce: the first time after a reboot must be fresh");
-      return false;
+      // below, so it must answer this start's nonce: once the hub is known to sign nonces, one without it is refused.
+      if (this.hubSignsNonces) {
+        this.log.warn({ hubMs }, "ignoring a signed hub time without this start's nonce: the first time after a reboot must be fresh");
+        return false;
+      }
+      this.log.warn({ hubMs }, 'the hub does not sign time nonces: a replayed time cannot be told from a fresh one after a reboot; upgrade the hub');
     }
     this.anchor = { hubMs, monoMs: this.sources.monoMs(), bootId: this.sources.bootId(), floorMs: Math.max(this.floorMs, hubMs) };
     this.floorMs = this.anchor.floorMs;

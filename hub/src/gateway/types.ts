@@ -77,8 +77,10 @@ export interface PresenceOptions {
   missedHeartbeats?: number;
 }
 
-/** Signs hub time for one device, e.g. `(t, aud) => signTime({ t, aud }, hubPrivateKey)`. */
-/** Signs hub time for a device, with the time nonce the device last sent (if any). */
+/**
+ * Signs hub time for a device with the time nonce the device last sent (if any), e.g.
+ * `(t, aud, nonce) => signTime({ t, aud, ...(nonce !== undefined ? { nonce } : {}) }, hubPrivateKey)`.
+ */
 export type TimeSigner = (t: number, deviceId: string, nonce?: string) => Promise<string>;
 
 export interface DeviceGatewayOptions {
