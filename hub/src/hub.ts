@@ -30,6 +30,9 @@ export const SERVICE_ACCOUNTS = ['platform', 'access', 'delivery', 'notify', 'de
 /** How often a replica on PostgreSQL applies schema changes made through the other replicas. */
 /** How often a replica on PostgreSQL picks up schema versions and subscribers that another replica changed. */
 export const SHARED_REFRESH_MS = 2000;
+/** How long an Idempotency-Key answers retries with its stored response. */
+export const IDEMPOTENCY_KEEP_MS = 24 * 3600_000;
+const IDEMPOTENCY_PURGE_EVERY_MS = 3600_000;
 
 export interface HubConfig {
   /** Where SQLite files, the hub key and the admin key live. */
@@ -87,6 +90,7 @@ export class Hub {
   private brokerProbe: BrokerProbe | undefined;
   private sharedPresence: SharedPresenceDownlink | undefined;
   private sharedRefresh: NodeJS.Timeout | undefined;
+  private idempotencyPurge: NodeJS.Timeout | undefined;
   private admin = '';
   private publicKeyPem = '';
 
@@ -145,6 +149,12 @@ export class Hub {
     const state = config.state ?? (pgOptions ? new PostgresHubState(pgOptions) : new SqliteHubState(path.join(config.dataDir, 'state.db')));
     await state.init();
     undo.push(() => state.close());
+    // Idempotency keys answer retries for a day, as Stripe's do; then they go.
+    this.idempotencyPurge = setInterval(() => {
+      state.purgeIdempotent((config.clock ?? Date.now)() - IDEMPOTENCY_KEEP_MS).catch((error: unknown) => this.log.warn({ err: error }, 'could not purge old idempotency keys'));
+    }, IDEMPOTENCY_PURGE_EVERY_MS);
+    this.idempotencyPurge.unref();
+    undo.push(() => clearInterval(this.idempotencyPurge));
     const gateway = new DeviceGateway({
       bus,
       devices: state,
@@ -229,7 +239,8 @@ export class Hub {
     const parts = this.parts;
     this.parts = undefined;
     if (!parts) return;
-    this.stopSharedRefresh();
+    await this.stopSharedRefresh();
+    clearInterval(this.idempotencyPurge);
     await parts.api.close();
     await parts.delivery.stop();
     this.sharedPresence?.stop();
@@ -242,22 +253,25 @@ export class Hub {
     if (parts.audit instanceof PostgresAuditStore) await parts.audit.close();
   }
 
-  private refreshing = false;
+  /** The shared refresh running now, if any: stop() waits for it before closing what it reads. */
+  private refreshing: Promise<void> | undefined;
 
-  private async refreshShared(registry: SchemaRegistry, bus: Bus): Promise<void> {
-    if (this.refreshing) return;
-    this.refreshing = true;
-    try {
-      await registry.refresh().catch((error: unknown) => this.log.error({ err: error }, 'could not refresh the schema registry from the shared audit trail'));
-      await bus.refreshSubscribers().catch((error: unknown) => this.log.error({ err: error }, 'could not refresh subscribers from the shared store'));
-    } finally {
-      this.refreshing = false;
-    }
+  private refreshShared(registry: SchemaRegistry, bus: Bus): Promise<void> {
+    this.refreshing ??= (async () => {
+      try {
+        await registry.refresh().catch((error: unknown) => this.log.error({ err: error }, 'could not refresh the schema registry from the shared audit trail'));
+        await bus.refreshSubscribers().catch((error: unknown) => this.log.error({ err: error }, 'could not refresh subscribers from the shared store'));
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
   }
 
-  private stopSharedRefresh(): void {
+  private async stopSharedRefresh(): Promise<void> {
     clearInterval(this.sharedRefresh);
     this.sharedRefresh = undefined;
+    await this.refreshing;
   }
 
   get httpUrl(): string {

@@ -230,6 +230,10 @@ export class SqliteHubState implements HubStateStore {
     return Promise.resolve();
   }
 
+  purgeIdempotent(before: number): Promise<number> {
+    return Promise.resolve(this.conn.prepare('DELETE FROM idempotency WHERE created_at < ?').run(before).changes);
+  }
+
   keepRefusedEvents(rows: readonly RefusedEventRecord[]): Promise<number> {
     const keep = this.conn.prepare(
       `INSERT INTO refused_events (device_id, seq, code, message, payload, at) VALUES (?, ?, ?, ?, ?, ?)

@@ -113,6 +113,8 @@ export interface HubStateStore {
   completeIdempotent(scope: string, key: string, response: string): Promise<void>;
   /** Gives up a claim whose request failed, so that a retry with the key runs again. */
   releaseIdempotent(scope: string, key: string): Promise<void>;
+  /** Forgets idempotency keys claimed before `before` (ms); returns how many. */
+  purgeIdempotent(before: number): Promise<number>;
 
   /**
    * Keeps refused device events (a repeat of a seq replaces it), then trims the device's oldest past

@@ -174,6 +174,10 @@ export function describeHubState(name: string, makeStore: () => Promise<HubState
       // A release never drops a finished response.
       await store.releaseIdempotent('api', 'k1');
       expect(await store.claimIdempotent('api', 'k1', T0 + 80_000, 60_000)).toEqual({ kind: 'done', response: '{"n":1}' });
+      // Purged once old: the key can be used again ('other' k1 was taken over at T0 + 70 s, so it stays).
+      expect(await store.purgeIdempotent(T0 + 60_000)).toBe(1);
+      expect(await store.claimIdempotent('api', 'k1', T0 + 90_000, 60_000)).toEqual({ kind: 'claimed' });
+      expect(await store.claimIdempotent('other', 'k1', T0 + 90_000, 60_000)).toEqual({ kind: 'running' });
     });
   });
 }

@@ -301,6 +301,11 @@ export class PostgresHubState implements HubStateStore {
     await this.db.query('complete an idempotency key', 'UPDATE idempotency SET response = $1 WHERE scope = $2 AND key = $3', [response, scope, key]);
   }
 
+  async purgeIdempotent(before: number): Promise<number> {
+    const r = await this.db.query('purge idempotency keys', 'DELETE FROM idempotency WHERE created_at < $1', [before]);
+    return r.rowCount ?? 0;
+  }
+
   async keepRefusedEvents(rows: readonly RefusedEventRecord[]): Promise<number> {
     if (rows.length === 0) return 0;
     await this.db.query(
