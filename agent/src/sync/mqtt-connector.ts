@@ -71,6 +71,9 @@ export class MqttConnector implements DeviceConnector {
     this.client = client;
     client.on('connect', () => {
       this.attempt = 0;
+      // Batches and command results are small writes the hub answers at once: without TCP_NODELAY, Nagle and delayed
+      // ACKs add ~40 ms to each round trip.
+      (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
       void this.renewSubscriptions(client).then(() => this.emit({ type: 'connected' }));
     });
     client.on('message', (topic, payload) => this.dispatch(topic, payload));

@@ -98,6 +98,9 @@ export class EmbeddedTransport implements GatewayTransport {
 
     const host = this.options.host ?? '127.0.0.1';
     const accept = (socket: Socket): void => {
+      // Acks, commands and grants are small writes a device waits for: with Nagle's algorithm and the device's delayed
+      // ACKs each waited ~40 ms (a 1-event batch's ack took p50 45 ms on an idle gateway; 4.8 ms without).
+      socket.setNoDelay(true);
       limitPacketSize(broker.handle(socket), socket, (declared, limit) =>
         log.warn({ remote: socket.remoteAddress, declared, limit }, `MQTT packet of ${declared} bytes is over the ${limit}-byte limit; connection closed`),
       );

@@ -39,6 +39,10 @@ export class ExternalTransport implements GatewayTransport {
       ...(o.ca ? { ca: o.ca } : {}),
     });
     this.client = client;
+    // Acks and commands are small writes answered at once: without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms each.
+    const noDelay = (): void => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
+    noDelay();
+    client.on('connect', noDelay);
     client.on('message', (topic, payload) => {
       const parsed = parseDeviceTopic(topic);
       if (parsed) sink.message({ deviceId: parsed.deviceId, suffix: parsed.suffix, payload });
