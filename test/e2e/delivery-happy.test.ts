@@ -48,12 +48,31 @@ describe('an in-garage delivery, end to end', () => {
     const log = await w.t.hub.internals.busStore.readLog(0, Date.now() + 1000, { limit: 1000 });
     const doorEvents = log.filter((r) => r.type === 'keyway.device.DoorStateChanged').map((r) => JSON.parse(r.payload).data);
     expect(doorEvents.find((d) => d.state === 'opening')?.cause).toMatchObject({ kind: 'command', holder: 'courier-7' });
+    // The close went without the courier's grant (the hub signs it), and the delivery's end revoked the grant.
+    expect(doorEvents.find((d) => d.state === 'closing')?.cause).not.toHaveProperty('grantId');
+    const grants = (await w.t.call('GET', `/v1/grants?deviceId=${w.deviceId}&limit=500`)).body.items as Array<{ id: string; revokedAt: number | null }>;
+    expect(grants.find((g) => g.id === scheduled.grantId)?.revokedAt).toEqual(expect.any(Number));
   }, 60_000);
 
   it('refuses to unlock a delivery whose window has ended, as grant-expired', async () => {
     const now = Date.now();
-    await schedule(w, 'late-1', { windowStart: new Date(now - 7200_000).toISOString(), windowEnd: new Date(now - 3600_000).toISOString() });
+    await schedule(w, 'late-1', { windowStart: new Date(now - 7200_000).toISOString(), windowEnd: new Date(now + 1500).toISOString() });
+    await new Promise((r) => setTimeout(r, 2000));
     const failed = await step(w, 'late-1', 'unlock');
     expect(failed).toMatchObject({ state: 'failed', failureReason: 'grant-expired' });
+  });
+
+  it('refuses to schedule a window that has ended or lasts over 7 days, and to unlock before the window opens', async () => {
+    const now = Date.now();
+    const body = { customerId: 'customer-1', deviceId: w.deviceId, courierId: 'courier-7' };
+    const past = await w.t.call('POST', '/v1/deliveries', { ...body, id: 'past-1', windowStart: new Date(now - 7200_000).toISOString(), windowEnd: new Date(now - 3600_000).toISOString() });
+    expect(past).toMatchObject({ status: 400, body: { error: { code: 'INVALID_INPUT', message: expect.stringContaining('has not ended') } } });
+    const long = await w.t.call('POST', '/v1/deliveries', { ...body, id: 'long-1', windowStart: new Date(now).toISOString(), windowEnd: new Date(now + 50 * 365 * 86_400_000).toISOString() });
+    expect(long).toMatchObject({ status: 400, body: { error: { code: 'INVALID_INPUT', message: expect.stringContaining('at most 7 days') } } });
+    expect((await w.t.call('GET', '/v1/deliveries/past-1')).status).toBe(404);
+    await schedule(w, 'early-1', { windowStart: new Date(now + 3600_000).toISOString(), windowEnd: new Date(now + 7200_000).toISOString() });
+    expect(await w.t.call('POST', '/v1/deliveries/early-1/unlock')).toMatchObject({ status: 409, body: { error: { code: 'CONFLICT', message: expect.stringContaining('window opens at') } } });
+    expect((await w.t.call('GET', '/v1/deliveries/early-1')).body.state).toBe('access-granted');
+    expect(await w.t.call('POST', '/v1/deliveries', { ...body, id: 'early-1', windowStart: new Date(now + 3600_000).toISOString(), windowEnd: new Date(now + 7200_000).toISOString() })).toMatchObject({ status: 409 });
   });
 });

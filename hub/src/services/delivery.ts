@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, KeywayError, createLogger, type EventEnvelope, type Logger } from '@keyway/shared';
+import { ErrorCode, KeywayError, createLogger, describeError, type EventEnvelope, type Logger } from '@keyway/shared';
 import { createEvent, type KeywayEvent, type Publisher } from '@keyway/shared/client';
-import type { DeliveryRecord, DeliveryState, HubStateStore } from '../state/types.js';
+import type { DeliveryRecord, DeliveryState, GrantRecord, HubStateStore } from '../state/types.js';
 import type { AccessService } from './access.js';
 import { ACTIVE_STATES, DEFAULT_TIMINGS, advance, fail, onCommandRejected, onDeadline, onDoorState, onObstruction, startClose, type Transition, type WorkflowTimings } from './delivery-steps.js';
 import type { DeviceDownlink } from './downlink.js';
 import { publishAll } from './publish.js';
 
 const SOURCE = 'keyway://service/delivery';
+/** Longest delivery window: the courier's grant is valid for the whole window. */
+const MAX_WINDOW_MS = 7 * 86_400_000;
 
 export interface DeliveryServiceOptions {
   state: HubStateStore;
@@ -78,7 +80,13 @@ export class DeliveryService {
     if (!device) throw new KeywayError(ErrorCode.UnknownDevice, `device ${input.deviceId} is not provisioned`, { details: { deviceId: input.deviceId } });
     if (!(input.windowEnd > input.windowStart)) throw new KeywayError(ErrorCode.InvalidInput, 'windowEnd must be after windowStart');
     const now = this.clock();
+    // Checked before anything is stored: a refused grant after the insert left a delivery in `scheduled` for good.
+    if (input.windowEnd <= now) throw new KeywayError(ErrorCode.InvalidInput, `the delivery window ended at ${new Date(input.windowEnd).toISOString()}; schedule a window that has not ended`);
+    if (input.windowEnd - input.windowStart > MAX_WINDOW_MS) {
+      throw new KeywayError(ErrorCode.InvalidInput, `a delivery window may last at most ${MAX_WINDOW_MS / 86_400_000} days; the courier's grant lasts as long as the window`);
+    }
     const id = input.id ?? `d-${randomUUID()}`;
+    if (await this.options.state.getDelivery(id)) throw new KeywayError(ErrorCode.Conflict, `delivery ${id} already exists`, { details: { deliveryId: id } });
     const scheduled: DeliveryRecord = {
       id,
       customerId: input.customerId,
@@ -114,16 +122,24 @@ export class DeliveryService {
     );
     await this.options.state.insertDelivery({ ...scheduled, outbox: [event] });
     await this.flush({ ...scheduled, outbox: [event] });
-    const grant = await this.options.access.issueGrant({
-      deviceId: input.deviceId,
-      holder: input.courierId,
-      deliveryId: id,
-      validFrom: input.windowStart,
-      validUntil: input.windowEnd,
-      actions: ['open', 'close'],
-      maxUses: 6,
-      ...(input.pin ? { pin: input.pin } : {}),
-    });
+    let grant: GrantRecord;
+    try {
+      grant = await this.options.access.issueGrant({
+        deviceId: input.deviceId,
+        holder: input.courierId,
+        deliveryId: id,
+        validFrom: input.windowStart,
+        validUntil: input.windowEnd,
+        actions: ['open', 'close'],
+        maxUses: 6,
+        ...(input.pin ? { pin: input.pin } : {}),
+      });
+    } catch (error) {
+      // Not left half-scheduled: the delivery fails, and the caller gets the grant's error.
+      const stored = await this.mustGet(id);
+      await this.commit(stored, fail(stored, 'cancelled', this.clock(), `the courier's grant could not be issued: ${describeError(error)}`)).catch(() => undefined);
+      throw error;
+    }
     const current = await this.mustGet(id);
     return this.commit(current, { next: advance(current, 'access-granted', this.clock(), 'access granted', { grantId: grant.id }, { grantId: grant.id, hasPin: grant.hasPin }), effect: { kind: 'none' } });
   }
@@ -152,6 +168,10 @@ export class DeliveryService {
     const d = await this.expect(id, ['access-granted', 'courier-arrived']);
     const now = this.clock();
     if (now > d.windowEnd) return this.commit(d, fail(d, 'grant-expired', now, 'the delivery window has ended'));
+    // The garage refuses a grant before its window: the open would fail and end the delivery.
+    if (now < d.windowStart) {
+      throw new KeywayError(ErrorCode.Conflict, `the delivery window opens at ${new Date(d.windowStart).toISOString()}; unlock then`, { details: { deliveryId: id, windowStart: d.windowStart } });
+    }
     if (!this.options.downlink.isOnline(d.deviceId)) return this.commit(d, fail(d, 'device-offline', now, 'the garage is offline; use the keypad PIN if the grant has one'));
     const commandId = `c-${randomUUID()}`;
     const unlockRequested = createEvent('keyway.delivery.UnlockRequested', { deliveryId: id, deviceId: d.deviceId, grantId: d.grantId ?? '', commandId, at: new Date(now).toISOString() }, this.eventOptions(d));
@@ -219,12 +239,28 @@ export class DeliveryService {
       throw new KeywayError(ErrorCode.Conflict, `delivery ${current.id} changed meanwhile; read it again and retry`, { details: { deliveryId: current.id } });
     }
     if (t.effect.kind === 'command') {
-      await this.options.access.sendCommand(next.deviceId, t.effect.action, next.grantId ?? undefined, next.commandId ?? undefined).catch((error: unknown) => {
+      // Only an open carries the courier's grant. A close needs none (the hub signs it): attached, a close after the
+      // window ended was refused by the garage and the door stayed open.
+      const grantId = t.effect.action === 'open' ? (next.grantId ?? undefined) : undefined;
+      await this.options.access.sendCommand(next.deviceId, t.effect.action, grantId, next.commandId ?? undefined).catch((error: unknown) => {
         // The deadline sweeper fails or retries the step; the command itself is never retried blindly.
         this.log.warn({ err: error, deliveryId: next.id, action: t.effect }, 'could not send the command');
       });
     }
+    if (!ACTIVE_STATES.has(next.state)) await this.endGrant(next);
     return this.flush(next);
+  }
+
+  /** Revokes the courier's grant of a delivery that has ended, so its PIN and grant open the garage no more. */
+  private async endGrant(d: DeliveryRecord): Promise<void> {
+    if (!d.grantId) return;
+    const grant = await this.options.state.getGrant(d.grantId);
+    if (!grant || grant.revokedAt !== null || grant.validUntil <= this.clock()) return;
+    const reason = d.state === 'completed' ? 'delivery completed' : `delivery failed: ${d.failureReason ?? 'unknown'}`;
+    await this.options.access.revokeGrant(d.grantId, reason).catch((error: unknown) => {
+      // Revoked at the next start (flushOutboxes) at the latest.
+      this.log.warn({ err: error, deliveryId: d.id, grantId: d.grantId }, "could not revoke an ended delivery's grant");
+    });
   }
 
   private completionEvent(t: Transition, now: number): EventEnvelope {
@@ -252,7 +288,11 @@ export class DeliveryService {
     let after: string | undefined;
     for (;;) {
       const page = await this.options.state.listDeliveries({}, { limit: 500, ...(after ? { after } : {}) });
-      for (const d of page) if (d.outbox.length > 0) await this.flush(d);
+      for (const d of page) {
+        if (d.outbox.length > 0) await this.flush(d);
+        // A crash between a delivery's end and its grant's revocation: revoke it now.
+        if (!ACTIVE_STATES.has(d.state)) await this.endGrant(d);
+      }
       if (page.length < 500) return;
       after = page[page.length - 1]?.id;
     }
