@@ -75,4 +75,33 @@ describe('an in-garage delivery, end to end', () => {
     expect((await w.t.call('GET', '/v1/deliveries/early-1')).body.state).toBe('access-granted');
     expect(await w.t.call('POST', '/v1/deliveries', { ...body, id: 'early-1', windowStart: new Date(now + 3600_000).toISOString(), windowEnd: new Date(now + 7200_000).toISOString() })).toMatchObject({ status: 409 });
   });
+
+  it('a wall-button open does not move a delivery that has not started, and one delivery\'s unlock moves only that one', async () => {
+    await schedule(w, 'mine-1');
+    await schedule(w, 'other-1');
+    // Someone at home opens and closes the door: no delivery moves (before, the newest one went to door-open and,
+    // once the door closed, to completed with "your parcel is inside" sent to the customer).
+    w.site.garage.door.pressWallButton();
+    await until('the door open', () => w.site.garage.door.position === 1);
+    await new Promise((r) => setTimeout(r, 500));
+    w.site.garage.door.pressWallButton();
+    await until('the door closed', () => w.site.garage.door.position === 0, 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await w.t.call('GET', '/v1/deliveries/mine-1')).body.state).toBe('access-granted');
+    expect((await w.t.call('GET', '/v1/deliveries/other-1')).body.state).toBe('access-granted');
+    // The older delivery's unlock opens the door for it, not for the newer one.
+    await step(w, 'mine-1', 'unlock');
+    await untilState(w, 'mine-1', 'door-open');
+    expect((await w.t.call('GET', '/v1/deliveries/other-1')).body.state).toBe('access-granted');
+    await step(w, 'mine-1', 'package-placed');
+    await untilState(w, 'mine-1', 'completed', 20_000);
+    expect((await w.t.call('GET', '/v1/deliveries/other-1')).body.state).toBe('access-granted');
+  }, 60_000);
+
+  it('fails as grant-expired when the window ends before the courier opens the door', async () => {
+    await schedule(w, 'no-show-1', { windowEnd: new Date(Date.now() + 1500).toISOString() });
+    const failed = await untilState(w, 'no-show-1', 'failed', 15_000);
+    expect(failed.failureReason).toBe('grant-expired');
+    expect(failed.timeline.at(-1)).toMatchObject({ step: 'failed: grant-expired' });
+  }, 30_000);
 });

@@ -118,6 +118,9 @@ export function startClose(d: DeliveryRecord, at: number, t: WorkflowTimings, na
 export function onDeadline(d: DeliveryRecord, at: number, t: WorkflowTimings): Transition | undefined {
   if (d.deadline === null || at < d.deadline) return undefined;
   switch (d.state) {
+    case 'access-granted':
+    case 'courier-arrived':
+      return fail(d, 'grant-expired', at, 'the delivery window ended before the door was opened');
     case 'unlocking':
       return fail(d, 'door-failed-to-open', at, 'the door did not open in time');
     case 'door-open':

@@ -8,6 +8,18 @@ import type { DeviceDownlink } from './downlink.js';
 import { publishAll } from './publish.js';
 
 const SOURCE = 'keyway://service/delivery';
+/** States in which the door works for the delivery: its events reach it even without a matching cause. */
+const STARTED_STATES: ReadonlySet<DeliveryState> = new Set(['unlocking', 'door-open', 'package-placed', 'closing']);
+
+/** The command or grant a device event names as its cause. */
+function causeOf(event: DeliveryDeviceEvent): { commandId?: string; grantId?: string } {
+  if (event.type === 'keyway.device.CommandRejected') return { commandId: event.data.commandId };
+  if (event.type === 'keyway.device.DoorStateChanged') {
+    const cause = (event.data as { cause?: { commandId?: string; grantId?: string } }).cause;
+    return { ...(cause?.commandId !== undefined ? { commandId: cause.commandId } : {}), ...(cause?.grantId !== undefined ? { grantId: cause.grantId } : {}) };
+  }
+  return {};
+}
 /** Longest delivery window: the courier's grant is valid for the whole window. */
 const MAX_WINDOW_MS = 7 * 86_400_000;
 
@@ -141,7 +153,8 @@ export class DeliveryService {
       throw error;
     }
     const current = await this.mustGet(id);
-    return this.commit(current, { next: advance(current, 'access-granted', this.clock(), 'access granted', { grantId: grant.id }, { grantId: grant.id, hasPin: grant.hasPin }), effect: { kind: 'none' } });
+    // The window's end is the deadline until the door opens: a courier who never comes fails the delivery then.
+    return this.commit(current, { next: advance(current, 'access-granted', this.clock(), 'access granted', { grantId: grant.id, deadline: input.windowEnd }, { grantId: grant.id, hasPin: grant.hasPin }), effect: { kind: 'none' } });
   }
 
   async get(id: string): Promise<DeliveryRecord | undefined> {
@@ -189,7 +202,7 @@ export class DeliveryService {
 
   /** Applies a device event to the device's active delivery; returns the delivery it moved, if any. */
   async onDeviceEvent(event: DeliveryDeviceEvent): Promise<DeliveryRecord | undefined> {
-    const d = await this.activeFor(event.data.deviceId);
+    const d = await this.deliveryFor(event);
     if (!d) return undefined;
     const at = Date.parse(event.data.at);
     let t: Transition | undefined;
@@ -210,7 +223,7 @@ export class DeliveryService {
   /** Advances every delivery whose deadline passed. */
   async sweep(): Promise<void> {
     const now = this.clock();
-    for (const state of ['unlocking', 'door-open', 'package-placed', 'closing'] as const) {
+    for (const state of ['access-granted', 'courier-arrived', 'unlocking', 'door-open', 'package-placed', 'closing'] as const) {
       for (const d of await this.options.state.listDeliveries({ state }, { limit: 1000 })) {
         const t = onDeadline(d, now, this.timings);
         if (t) await this.commit(d, t).catch((error: unknown) => this.log.warn({ err: error, deliveryId: d.id }, 'deadline step lost a race; retried next sweep'));
@@ -218,9 +231,17 @@ export class DeliveryService {
     }
   }
 
-  private async activeFor(deviceId: string): Promise<DeliveryRecord | undefined> {
-    const all = await this.options.state.listDeliveries({ deviceId }, { limit: 1000 });
-    return all.filter((d) => ACTIVE_STATES.has(d.state)).sort((a, b) => b.createdAt - a.createdAt)[0];
+  /**
+   * The delivery a device event belongs to: the one whose command or grant caused it; else the newest delivery the
+   * door is already working for (unlocking or later). A delivery that has not started moves only on its own grant or
+   * command: a wall-button open, or another delivery's, must not open (and then complete) it.
+   */
+  private async deliveryFor(event: DeliveryDeviceEvent): Promise<DeliveryRecord | undefined> {
+    const all = await this.options.state.listDeliveries({ deviceId: event.data.deviceId }, { limit: 1000 });
+    const active = all.filter((d) => ACTIVE_STATES.has(d.state)).sort((a, b) => b.createdAt - a.createdAt);
+    const cause = causeOf(event);
+    const own = active.find((d) => (cause.commandId !== undefined && d.commandId === cause.commandId) || (cause.grantId !== undefined && d.grantId === cause.grantId));
+    return own ?? active.find((d) => STARTED_STATES.has(d.state));
   }
 
   private eventOptions(d: DeliveryRecord): { source: string; id: string; subject: string } {
