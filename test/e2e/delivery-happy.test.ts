@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTarget, type TestServer } from '../bus/helpers.js';
 import { schedule, startWorld, step, until, untilState, type World } from './world.js';
 
 let w: World;
@@ -104,4 +105,18 @@ describe('an in-garage delivery, end to end', () => {
     expect(failed.failureReason).toBe('grant-expired');
     expect(failed.timeline.at(-1)).toMatchObject({ step: 'failed: grant-expired' });
   }, 30_000);
+
+  it("tells the delivery's own customer, not the garage's, when a delivery is for another tenant", async () => {
+    const tenant: TestServer = await startTarget();
+    try {
+      expect((await w.t.call('POST', '/v1/customers', { id: 'customer-2', webhookUrl: tenant.url, webhookSecret: 'tenant-webhook-secret' })).status).toBe(201);
+      await schedule(w, 'tenant-1', { customerId: 'customer-2' });
+      await step(w, 'tenant-1', 'arrived');
+      await until("the tenant's notification", () => tenant.requests.some((r) => (JSON.parse(r.body) as { deliveryId?: string }).deliveryId === 'tenant-1'));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(w.notifications.filter((n) => n.deliveryId === 'tenant-1')).toEqual([]);
+    } finally {
+      await tenant.close();
+    }
+  });
 });

@@ -90,8 +90,11 @@ export function notificationSubscriber(options: { state: HubStateStore; timeoutM
         const event = raw as NotifyEvent;
         const note = describeForCustomer(event);
         if (!note) return;
-        const device = await options.state.getDevice(note.deviceId);
-        const customer = device && (await options.state.getCustomer(device.customerId));
+        // A delivery's notes go to the delivery's customer (a garage in a shared building serves several tenants);
+        // a door note goes to the garage's.
+        const delivery = note.deliveryId !== undefined ? await options.state.getDelivery(note.deliveryId) : undefined;
+        const customerId = delivery?.customerId ?? (await options.state.getDevice(note.deviceId))?.customerId;
+        const customer = customerId !== undefined ? await options.state.getCustomer(customerId) : undefined;
         if (!customer?.webhookUrl) {
           log.debug({ deviceId: note.deviceId }, 'no customer webhook; notification skipped');
           return;
