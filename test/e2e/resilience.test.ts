@@ -55,6 +55,9 @@ describe('when things fail around a delivery', () => {
       await until('the hub to see the garage offline', async () => (await w.t.call('GET', `/v1/devices/${w.deviceId}`)).body.online === false, 15_000);
       const arrived = await step(w, 'pin-1', 'arrived');
       expect(arrived.state).toBe('courier-arrived');
+      // A remote unlock cannot reach the garage; with a PIN the delivery goes on instead of failing.
+      expect(await w.t.call('POST', '/v1/deliveries/pin-1/unlock')).toMatchObject({ status: 409, body: { error: { code: 'CONFLICT', message: expect.stringContaining('keypad PIN') } } });
+      expect((await w.t.call('GET', '/v1/deliveries/pin-1')).body.state).toBe('courier-arrived');
       w.site.enterPin('000000');
       w.site.enterPin('482913');
       await until('the door to open offline', () => w.site.garage.door.position === 1 && !w.site.door.isBusy, 15_000);

@@ -185,7 +185,14 @@ export class DeliveryService {
     if (now < d.windowStart) {
       throw new KeywayError(ErrorCode.Conflict, `the delivery window opens at ${new Date(d.windowStart).toISOString()}; unlock then`, { details: { deliveryId: id, windowStart: d.windowStart } });
     }
-    if (!this.options.downlink.isOnline(d.deviceId)) return this.commit(d, fail(d, 'device-offline', now, 'the garage is offline; use the keypad PIN if the grant has one'));
+    if (!this.options.downlink.isOnline(d.deviceId)) {
+      // With a keypad PIN the courier can still open the offline garage: the delivery goes on, the unlock is refused.
+      const grant = d.grantId ? await this.options.state.getGrant(d.grantId) : undefined;
+      if (grant?.hasPin) {
+        throw new KeywayError(ErrorCode.Conflict, 'the garage is offline and cannot be unlocked remotely; the courier can open it with the keypad PIN', { details: { deliveryId: id, deviceOnline: false } });
+      }
+      return this.commit(d, fail(d, 'device-offline', now, 'the garage is offline and the grant has no keypad PIN'));
+    }
     const commandId = `c-${randomUUID()}`;
     const unlockRequested = createEvent('keyway.delivery.UnlockRequested', { deliveryId: id, deviceId: d.deviceId, grantId: d.grantId ?? '', commandId, at: new Date(now).toISOString() }, this.eventOptions(d));
     const t: Transition = { next: advance(d, 'unlocking', now, 'unlocking', { commandId, deadline: now + this.timings.openTimeoutMs }, { commandId }), effect: { kind: 'command', action: 'open' } };

@@ -6,6 +6,15 @@ import { SIGNATURE_HEADER, signWebhook } from '../bus/webhook-signature.js';
 import type { SubscriberDeclaration } from '../bus/types.js';
 import type { HubStateStore } from '../state/types.js';
 
+/** scheme://host:port of a URL, without its path or query (which may carry a secret). */
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
 export const NOTIFY_TYPES = [
   'keyway.delivery.CourierArrived',
   'keyway.delivery.DeliveryCompleted',
@@ -68,7 +77,8 @@ export function notificationSubscriber(options: { state: HubStateStore; timeoutM
       c = new CircuitBreaker({
         failureThreshold: CUSTOMER_CIRCUIT_FAILURES,
         openMs: CUSTOMER_CIRCUIT_OPEN_MS,
-        onChange: (from, to) => log.warn({ webhook: url, from, to }, `customer webhook circuit ${to}`),
+        // The origin only: a customer's webhook URL may carry a token in its path or query.
+        onChange: (from, to) => log.warn({ webhook: originOf(url), from, to }, `customer webhook circuit ${to}`),
       });
       circuits.set(url, c);
     }
