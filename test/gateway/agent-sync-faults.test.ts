@@ -11,7 +11,7 @@ import { Outbox, openAgentDatabase, type AgentDatabase } from '@keyway/agent/out
 import { MqttConnector, SyncLoop, type SyncLoopOptions } from '@keyway/agent/sync';
 import { DeviceGateway } from '@keyway/hub/gateway';
 import { mosquittoPath, startMosquitto, type TestBroker } from '../agent/support/brokers.js';
-import { DelayProxy } from '../support/delay-proxy.js';
+import { NetworkCut } from '../agent/support/proxy.js';
 import { startGatewayHub, waitFor, type GatewayHub } from './helpers.js';
 
 const at = '2026-11-28T10:00:00.000Z';
@@ -74,7 +74,7 @@ describe('the agent sync loop when the hub or the disk misbehaves', () => {
     cleanups.push(() => broker.stop());
     const h = await hubWith({ transport: { kind: 'external', url: broker.url } });
     await h.provision('garage-1');
-    const proxy = new DelayProxy(broker.port);
+    const proxy = new NetworkCut(broker.port);
     await proxy.start();
     cleanups.push(() => proxy.cut());
     const d = await device(`mqtt://127.0.0.1:${proxy.port}`, {});
