@@ -281,7 +281,8 @@ export class DeliveryService {
 
   /** Revokes the courier's grant of a delivery that has ended, so its PIN and grant open the garage no more. */
   private async endGrant(d: DeliveryRecord): Promise<void> {
-    if (!d.grantId) return;
+    // The grant lasts exactly the window: past it there is nothing to revoke, and no read for each old delivery at start.
+    if (!d.grantId || d.windowEnd <= this.clock()) return;
     const grant = await this.options.state.getGrant(d.grantId);
     if (!grant || grant.revokedAt !== null || grant.validUntil <= this.clock()) return;
     const reason = d.state === 'completed' ? 'delivery completed' : `delivery failed: ${d.failureReason ?? 'unknown'}`;
